@@ -1,0 +1,11 @@
+// Package store is letterbox's mail delivery agent: it keeps captured messages durably in SQLite,
+// parses them once at ingest (MIME via enmime), indexes them for search (FTS5), applies retention
+// and announces every change to subscribers after it is committed.
+//
+// It knows nothing of SMTP, HTTP, POP3 or IMAP: those packages read and change messages only
+// through the methods here. All SQL of the project lives in this package.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, and Add returns only after the
+// transaction holding the message has been committed. One writer goroutine commits whatever
+// messages are waiting in a single transaction (group commit), which makes FULL durability cheap.
+package store

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"errors"
+	"sync"
+)
+
+// ErrLagged is what Subscription.Err returns after the subscription was dropped because its
+// reader fell behind by more than its buffer.
+var ErrLagged = errors.New("store: subscriber fell behind and lost events")
+
+// DefaultEventBuffer is the buffer Subscribe uses when given 0.
+const DefaultEventBuffer = 1024
+
+// Subscription receives the store's change events.
+type Subscription struct {
+	h      *hub
+	ch     chan Event
+	mu     sync.Mutex
+	err    error
+	closed bool
+}
+
+// Events returns the channel of events. It is closed after Close, when the store closes, or when
+// the subscriber fell behind (then Err returns ErrLagged).
+func (s *Subscription) Events() <-chan Event { return s.ch }
+
+// Err tells why the events channel was closed: ErrLagged, ErrClosed, or nil after Close.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription. It is safe to call more than once.
+func (s *Subscription) Close() {
+	s.h.remove(s, nil)
+}
+
+// hub fans events out to subscribers without ever blocking the publisher: a subscriber whose
+// buffer is full is dropped and told so.
+type hub struct {
+	mu   sync.RWMutex
+	subs map[*Subscription]struct{}
+	done bool
+}
+
+// Subscribe returns a subscription to change events published after this call. buffer is how many
+// events may wait unread before the subscriber is dropped (0 means DefaultEventBuffer).
+func (s *Store) Subscribe(buffer int) *Subscription {
+	if buffer <= 0 {
+		buffer = DefaultEventBuffer
+	}
+	sub := &Subscription{h: &s.hub, ch: make(chan Event, buffer)}
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	if s.hub.done {
+		sub.closed, sub.err = true, ErrClosed
+		close(sub.ch)
+		return sub
+	}
+	if s.hub.subs == nil {
+		s.hub.subs = map[*Subscription]struct{}{}
+	}
+	s.hub.subs[sub] = struct{}{}
+	return sub
+}
+
+func (h *hub) publish(ev Event) {
+	h.mu.RLock()
+	var lagged []*Subscription
+	for sub := range h.subs {
+		select {
+		case sub.ch <- ev:
+		default:
+			lagged = append(lagged, sub)
+		}
+	}
+	h.mu.RUnlock()
+	for _, sub := range lagged {
+		h.remove(sub, ErrLagged)
+	}
+}
+
+func (h *hub) remove(sub *Subscription, why error) {
+	h.mu.Lock()
+	delete(h.subs, sub)
+	h.mu.Unlock()
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if !sub.closed {
+		sub.closed, sub.err = true, why
+		close(sub.ch)
+	}
+}
+
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	subs := h.subs
+	h.subs, h.done = nil, true
+	h.mu.Unlock()
+	for sub := range subs {
+		sub.mu.Lock()
+		if !sub.closed {
+			sub.closed, sub.err = true, ErrClosed
+			close(sub.ch)
+		}
+		sub.mu.Unlock()
+	}
+}

@@ -1,0 +1,622 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/mail"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jhillyerd/enmime/v2"
+)
+
+// snippetLen is the most characters a Summary.Snippet holds.
+const snippetLen = 250
+
+// record is a message parsed and encoded, ready for the writer to insert: all CPU work of
+// ingest happens before the writer sees it, in the caller's goroutine.
+type record struct {
+	sum           Summary
+	rawZ          []byte
+	envJSON       string
+	returnPath    string
+	headersJSON   string
+	text, html    string
+	partsJSON     string
+	structureJSON string
+	errorsJSON    string
+	parts         []partContent
+	recipients    []string // lower-case addresses for per-recipient mailboxes
+	fts           ftsRow
+}
+
+type partContent struct {
+	partID string
+	z      []byte
+}
+
+type ftsRow struct {
+	subject, sender, recipients, messageID, headers, body, attachments string
+}
+
+// storedPart is a Part plus whether it is inline, as kept in contents.parts_json.
+type storedPart struct {
+	Part
+	Inline bool `json:",omitempty"`
+}
+
+// Add stores one message received over SMTP. raw is read to its end; letterbox prepends
+// Return-Path: and Received: trace fields as an MDA does. A message that does not parse is still
+// stored, with its parse errors. Add returns after the message is durably committed.
+func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, error) {
+	body, err := io.ReadAll(raw)
+	if err != nil {
+		return Summary{}, fmt.Errorf("store: read message: %w", err)
+	}
+	rec := s.prepare(env, body)
+	res := s.submit(ctx, writeReq{rec: rec})
+	return res.summary, res.err
+}
+
+// prepare parses and encodes a message. It never fails: what cannot be parsed becomes a parse error.
+func (s *Store) prepare(env Envelope, body []byte) *record {
+	if env.Received.IsZero() {
+		env.Received = time.Now()
+	}
+	env.Received = env.Received.UTC().Truncate(time.Microsecond)
+	if env.Recipients == nil {
+		env.Recipients = []string{}
+	}
+	id := newID()
+	raw := append(s.traceHeaders(id, env, body), body...)
+
+	rec := &record{}
+	sum := &rec.sum
+	sum.ID = id
+	sum.Created = env.Received
+	sum.Username = env.Username
+	sum.Size = int64(len(raw))
+	rec.returnPath = env.MailFrom
+
+	headers, _ := splitHeaders(raw)
+	var errs []string
+	parsed, perr := s.parse(raw)
+	if perr != nil {
+		errs = append(errs, perr.Error())
+	}
+
+	get := func(name string) string {
+		for _, h := range headers {
+			if strings.EqualFold(h.Name, name) {
+				return h.Value
+			}
+		}
+		return ""
+	}
+	addrs := func(name string) []Address {
+		list := []Address{}
+		for _, h := range headers {
+			if !strings.EqualFold(h.Name, name) {
+				continue
+			}
+			got, err := parseAddressList(h.Value)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+			}
+			list = append(list, got...)
+		}
+		return list
+	}
+	sum.Subject = decodeHeader(get("Subject"))
+	sum.MessageID = strings.TrimSpace(strings.Trim(strings.TrimSpace(get("Message-Id")), "<>"))
+	if d := get("Date"); d != "" {
+		if t, err := mail.ParseDate(d); err == nil {
+			sum.Date = t
+		}
+	}
+	if from := addrs("From"); len(from) > 0 {
+		sum.From = from[0]
+	}
+	sum.To = addrs("To")
+	sum.Cc = addrs("Cc")
+	sum.ReplyTo = addrs("Reply-To")
+	sum.Bcc = addrs("Bcc")
+	seen := map[string]bool{}
+	for _, a := range append(append([]Address{}, sum.To...), sum.Cc...) {
+		seen[strings.ToLower(a.Address)] = true
+	}
+	for _, a := range sum.Bcc {
+		seen[strings.ToLower(a.Address)] = true
+	}
+	for _, r := range env.Recipients {
+		if !seen[strings.ToLower(r)] {
+			seen[strings.ToLower(r)] = true
+			sum.Bcc = append(sum.Bcc, Address{Address: r})
+		}
+	}
+	recips := map[string]bool{}
+	for _, list := range [][]Address{sum.To, sum.Cc, sum.Bcc} {
+		for _, a := range list {
+			if a.Address != "" {
+				recips[strings.ToLower(a.Address)] = true
+			}
+		}
+	}
+	for _, r := range env.Recipients {
+		recips[strings.ToLower(r)] = true
+	}
+	rec.recipients = make([]string, 0, len(recips))
+	for a := range recips {
+		rec.recipients = append(rec.recipients, a)
+	}
+	sort.Strings(rec.recipients)
+	sum.Tags = autoTags(get("X-Tags"), rec.recipients)
+
+	var attachmentNames []string
+	structure := Node{PartID: "0", ContentType: "text/plain"}
+	var parts []storedPart
+	if parsed != nil {
+		rec.text = parsed.Text
+		rec.html = parsed.HTML
+		for _, e := range parsed.Errors {
+			errs = append(errs, e.Error())
+		}
+		add := func(p *enmime.Part, inline bool) {
+			sp := storedPart{Inline: inline, Part: Part{
+				PartID:      p.PartID,
+				FileName:    p.FileName,
+				ContentType: p.ContentType,
+				ContentID:   strings.Trim(p.ContentID, "<> "),
+				Disposition: p.Disposition,
+				Size:        int64(len(p.Content)),
+				Checksums:   checksums(p.Content),
+			}}
+			parts = append(parts, sp)
+			rec.parts = append(rec.parts, partContent{partID: p.PartID, z: s.enc.EncodeAll(p.Content, nil)})
+			if p.FileName != "" {
+				attachmentNames = append(attachmentNames, p.FileName)
+			}
+		}
+		for _, p := range parsed.Attachments {
+			add(p, false)
+			sum.Attachments++
+		}
+		for _, p := range parsed.Inlines {
+			add(p, true)
+			sum.Inlines++
+		}
+		for _, p := range parsed.OtherParts {
+			if p.ContentID != "" {
+				add(p, true)
+				sum.Inlines++
+			} else {
+				add(p, false)
+				sum.Attachments++
+			}
+		}
+		if parsed.Root != nil {
+			structure = nodeOf(parsed.Root, 0)
+		}
+	}
+	if parts == nil {
+		parts = []storedPart{}
+	}
+	sum.Snippet = snippet(rec.text)
+	if errs == nil {
+		errs = []string{}
+	}
+
+	rec.rawZ = s.enc.EncodeAll(raw, nil)
+	rec.envJSON = mustJSON(env)
+	rec.headersJSON = mustJSON(headers)
+	rec.partsJSON = mustJSON(parts)
+	rec.structureJSON = mustJSON(structure)
+	rec.errorsJSON = mustJSON(errs)
+
+	var hb strings.Builder
+	for _, h := range headers {
+		hb.WriteString(h.Name)
+		hb.WriteString(": ")
+		hb.WriteString(decodeHeader(h.Value))
+		hb.WriteByte('\n')
+	}
+	rec.fts = ftsRow{
+		subject:     sum.Subject,
+		sender:      joinAddresses(append([]Address{sum.From}, sum.ReplyTo...)) + " " + env.MailFrom,
+		recipients:  joinAddresses(sum.To) + " " + joinAddresses(sum.Cc) + " " + joinAddresses(sum.Bcc),
+		messageID:   sum.MessageID,
+		headers:     hb.String(),
+		body:        rec.text + "\n" + htmlText(rec.html, rec.text),
+		attachments: strings.Join(attachmentNames, "\n"),
+	}
+	return rec
+}
+
+// parse runs enmime, turning a panic on hostile input into an error.
+func (s *Store) parse(raw []byte) (env *enmime.Envelope, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			env, err = nil, fmt.Errorf("store: MIME parser failed: %v", r)
+		}
+	}()
+	env, err = s.parser.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		return env, fmt.Errorf("store: parse MIME: %w", err)
+	}
+	return env, nil
+}
+
+// traceHeaders returns the Return-Path: and Received: fields an MDA prepends (RFC 5321 §4.4),
+// with the line ending the message itself uses.
+func (s *Store) traceHeaders(id string, env Envelope, body []byte) []byte {
+	eol := "\r\n"
+	if i := bytes.IndexByte(body, '\n'); i >= 0 && (i == 0 || body[i-1] != '\r') {
+		eol = "\n"
+	}
+	proto := "ESMTP"
+	if env.TLS {
+		proto += "S"
+	}
+	if env.Username != "" {
+		proto += "A"
+	}
+	host, _, err := net.SplitHostPort(env.RemoteAddr)
+	if err != nil {
+		host = env.RemoteAddr
+	}
+	helo := sanitizeTrace(env.Helo)
+	if helo == "" {
+		helo = "unknown"
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Return-Path: <%s>%s", sanitizeTrace(env.MailFrom), eol)
+	fmt.Fprintf(&b, "Received: from %s ([%s])%s\tby %s (letterbox) with %s id %s", helo, sanitizeTrace(host), eol, sanitizeTrace(s.opts.Hostname), proto, id)
+	if len(env.Recipients) == 1 {
+		fmt.Fprintf(&b, "%s\tfor <%s>", eol, sanitizeTrace(env.Recipients[0]))
+	}
+	fmt.Fprintf(&b, ";%s\t%s%s", eol, env.Received.Format(time.RFC1123Z), eol)
+	return b.Bytes()
+}
+
+// sanitizeTrace keeps client-supplied text from breaking a header line.
+func sanitizeTrace(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// splitHeaders returns the header fields of raw in order, unfolded, and the offset of the body.
+func splitHeaders(raw []byte) ([]Header, int) {
+	headers := []Header{}
+	pos := 0
+	for pos < len(raw) {
+		end := bytes.IndexByte(raw[pos:], '\n')
+		var line []byte
+		next := len(raw)
+		if end >= 0 {
+			line = raw[pos : pos+end]
+			next = pos + end + 1
+		} else {
+			line = raw[pos:]
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return headers, next
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(headers) > 0 {
+			headers[len(headers)-1].Value += " " + strings.TrimSpace(string(line))
+		} else if i := bytes.IndexByte(line, ':'); i > 0 {
+			headers = append(headers, Header{
+				Name:  strings.TrimSpace(string(line[:i])),
+				Value: strings.TrimSpace(string(line[i+1:])),
+			})
+		} else {
+			// Not a header line: the header block ended without a blank line.
+			return headers, pos
+		}
+		pos = next
+	}
+	return headers, pos
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+// decodeHeader decodes RFC 2047 encoded-words; on failure it returns the value as it was.
+func decodeHeader(v string) string {
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	d, err := wordDecoder.DecodeHeader(v)
+	if err != nil {
+		return v
+	}
+	return d
+}
+
+// parseAddressList parses an address header leniently: what net/mail refuses is kept as a bare address.
+func parseAddressList(v string) ([]Address, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	p := mail.AddressParser{WordDecoder: wordDecoder}
+	list, err := p.ParseList(v)
+	if err == nil {
+		out := make([]Address, 0, len(list))
+		for _, a := range list {
+			out = append(out, Address{Name: a.Name, Address: a.Address})
+		}
+		return out, nil
+	}
+	// Fall back to one address per comma-separated item.
+	var out []Address
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, e := p.Parse(item); e == nil {
+			out = append(out, Address{Name: a.Name, Address: a.Address})
+			continue
+		}
+		name, addr := "", item
+		if i := strings.LastIndex(item, "<"); i >= 0 {
+			name = strings.Trim(strings.TrimSpace(item[:i]), `"`)
+			addr = strings.TrimSpace(strings.Trim(item[i:], "<> "))
+		}
+		out = append(out, Address{Name: decodeHeader(name), Address: addr})
+	}
+	return out, fmt.Errorf("malformed address list: %w", err)
+}
+
+// autoTags derives tags as Mailpit does: from an X-Tags header and from plus-addresses
+// (bob+signup@example.com tags the message "signup").
+func autoTags(xtags string, recipients []string) []string {
+	set := map[string]bool{}
+	for _, t := range strings.Split(xtags, ",") {
+		if t = cleanTag(t); t != "" {
+			set[t] = true
+		}
+	}
+	for _, r := range recipients {
+		local, _, ok := strings.Cut(r, "@")
+		if !ok {
+			continue
+		}
+		if _, tag, ok := strings.Cut(local, "+"); ok {
+			if t := cleanTag(tag); t != "" {
+				set[t] = true
+			}
+		}
+	}
+	tags := make([]string, 0, len(set))
+	for t := range set {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	return tags
+}
+
+// cleanTag trims a tag and drops characters that cannot be part of one.
+func cleanTag(t string) string {
+	t = strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" -_.:/", r) {
+			return r
+		}
+		return -1
+	}, t)
+	return strings.Join(strings.Fields(t), " ")
+}
+
+// snippet is the start of text with white space collapsed, at most snippetLen characters.
+func snippet(text string) string {
+	var b strings.Builder
+	n := 0
+	space := false
+	for _, r := range text {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		if n >= snippetLen {
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	out := b.String()
+	if utf8.RuneCountInString(out) > snippetLen {
+		out = string([]rune(out)[:snippetLen])
+	}
+	return out
+}
+
+// htmlText returns the words of an HTML body for the index, unless the text body already has them
+// (enmime fills the text body from the HTML when there is no text part).
+func htmlText(html, text string) string {
+	if html == "" {
+		return ""
+	}
+	var b strings.Builder
+	inTag := false
+	for _, r := range html {
+		switch {
+		case r == '<':
+			inTag = true
+			b.WriteByte(' ')
+		case r == '>':
+			inTag = false
+		case !inTag:
+			b.WriteRune(r)
+		}
+	}
+	out := b.String()
+	if text != "" && strings.Contains(text, strings.TrimSpace(firstWords(out, 8))) {
+		return ""
+	}
+	return out
+}
+
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = f[:n]
+	}
+	return strings.Join(f, " ")
+}
+
+func checksums(b []byte) Checksums {
+	m := md5.Sum(b)
+	s1 := sha1.Sum(b)
+	s2 := sha256.Sum256(b)
+	return Checksums{MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s2[:])}
+}
+
+func nodeOf(p *enmime.Part, depth int) Node {
+	n := Node{
+		PartID:      p.PartID,
+		ContentType: p.ContentType,
+		Charset:     p.Charset,
+		Disposition: p.Disposition,
+		FileName:    p.FileName,
+		Size:        int64(len(p.Content)),
+	}
+	if n.PartID == "" {
+		n.PartID = "0"
+	}
+	if depth > 200 {
+		return n
+	}
+	for c := p.FirstChild; c != nil; c = c.NextSibling {
+		n.Children = append(n.Children, nodeOf(c, depth+1))
+	}
+	return n
+}
+
+func joinAddresses(list []Address) string {
+	var b strings.Builder
+	for _, a := range list {
+		b.WriteString(a.Name)
+		b.WriteByte(' ')
+		b.WriteString(a.Address)
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// mustJSON encodes v without HTML escaping; the values here always encode.
+func mustJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("store: encode %T: %v", v, err))
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// inserts holds the writer's prepared statements.
+type inserts struct {
+	message, content, part, recipient, tag, fts *sql.Stmt
+}
+
+func prepareInserts(ctx context.Context, conn *sql.Conn) (*inserts, error) {
+	ins := &inserts{}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&ins.message, `INSERT INTO messages (id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet)
+			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&ins.content, `INSERT INTO contents (uid, raw, envelope_json, return_path, headers_json, text, html, parts_json, structure_json, errors_json)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&ins.part, `INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES (?, ?, ?)`},
+		{&ins.recipient, `INSERT OR IGNORE INTO recipients (addr, uid) VALUES (?, ?)`},
+		{&ins.tag, `INSERT OR IGNORE INTO tags (tag, uid) VALUES (?, ?)`},
+		{&ins.fts, `INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		st, err := conn.PrepareContext(ctx, p.sql)
+		if err != nil {
+			ins.close()
+			return nil, fmt.Errorf("store: prepare: %w", err)
+		}
+		*p.stmt = st
+	}
+	return ins, nil
+}
+
+func (ins *inserts) close() {
+	for _, st := range []*sql.Stmt{ins.message, ins.content, ins.part, ins.recipient, ins.tag, ins.fts} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// insert writes one prepared record inside the writer's transaction and returns its Summary.
+func (ins *inserts) insert(ctx context.Context, tx *sql.Tx, rec *record) (Summary, error) {
+	sum := rec.sum
+	var date int64
+	if !sum.Date.IsZero() {
+		date = sum.Date.UnixMicro()
+	}
+	res, err := tx.StmtContext(ctx, ins.message).ExecContext(ctx, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
+		sum.MessageID, sum.Subject, mustJSON(sum.From), mustJSON(sum.To), mustJSON(sum.Cc), mustJSON(sum.Bcc),
+		mustJSON(sum.ReplyTo), sum.Username, sum.Attachments, sum.Inlines, sum.Snippet)
+	if err != nil {
+		return Summary{}, fmt.Errorf("store: insert message: %w", err)
+	}
+	uid, err := res.LastInsertId()
+	if err != nil {
+		return Summary{}, fmt.Errorf("store: insert message: %w", err)
+	}
+	sum.UID = uid
+	if _, err := tx.StmtContext(ctx, ins.content).ExecContext(ctx, uid, rec.rawZ, rec.envJSON, rec.returnPath,
+		rec.headersJSON, rec.text, rec.html, rec.partsJSON, rec.structureJSON, rec.errorsJSON); err != nil {
+		return Summary{}, fmt.Errorf("store: insert content: %w", err)
+	}
+	for _, p := range rec.parts {
+		if _, err := tx.StmtContext(ctx, ins.part).ExecContext(ctx, uid, p.partID, p.z); err != nil {
+			return Summary{}, fmt.Errorf("store: insert part: %w", err)
+		}
+	}
+	for _, a := range rec.recipients {
+		if _, err := tx.StmtContext(ctx, ins.recipient).ExecContext(ctx, a, uid); err != nil {
+			return Summary{}, fmt.Errorf("store: insert recipient: %w", err)
+		}
+	}
+	for _, t := range sum.Tags {
+		if _, err := tx.StmtContext(ctx, ins.tag).ExecContext(ctx, t, uid); err != nil {
+			return Summary{}, fmt.Errorf("store: insert tag: %w", err)
+		}
+	}
+	f := rec.fts
+	if _, err := tx.StmtContext(ctx, ins.fts).ExecContext(ctx, uid, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments); err != nil {
+		return Summary{}, fmt.Errorf("store: index: %w", err)
+	}
+	return sum, nil
+}

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Summary returns the list entry of one message.
+func (s *Store) Summary(ctx context.Context, id string) (Summary, error) {
+	sum, err := scanSummary(s.readDB.QueryRowContext(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE m.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Summary{}, ErrNotFound
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("store: summary %s: %w", id, err)
+	}
+	return sum, nil
+}
+
+// Message returns a whole message, as parsed at ingest. It does not change its read state.
+func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
+	tx, err := s.readDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	sum, err := scanSummary(tx.QueryRowContext(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE m.id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	}
+	m := &Message{Summary: sum}
+	var envJSON, headersJSON, partsJSON, structureJSON, errorsJSON string
+	err = tx.QueryRowContext(ctx, `SELECT envelope_json, return_path, headers_json, text, html, parts_json, structure_json, errors_json
+		FROM contents WHERE uid = ?`, sum.UID).Scan(&envJSON, &m.ReturnPath, &headersJSON, &m.Text, &m.HTML, &partsJSON, &structureJSON, &errorsJSON)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
+	}
+	var parts []storedPart
+	for _, p := range []struct {
+		src string
+		dst any
+	}{{envJSON, &m.Envelope}, {headersJSON, &m.Headers}, {partsJSON, &parts}, {structureJSON, &m.Structure}, {errorsJSON, &m.ParseErrors}} {
+		if err := json.Unmarshal([]byte(p.src), p.dst); err != nil {
+			return nil, fmt.Errorf("store: message %s: decode: %w", id, err)
+		}
+	}
+	m.Attachments, m.Inline = []Part{}, []Part{}
+	for _, p := range parts {
+		if p.Inline {
+			m.Inline = append(m.Inline, p.Part)
+		} else {
+			m.Attachments = append(m.Attachments, p.Part)
+		}
+	}
+	if m.Headers == nil {
+		m.Headers = []Header{}
+	}
+	if m.ParseErrors == nil {
+		m.ParseErrors = []string{}
+	}
+	if m.Envelope.Recipients == nil {
+		m.Envelope.Recipients = []string{}
+	}
+	return m, nil
+}
+
+// Raw returns the message exactly as stored: the bytes received, after the trace header fields.
+func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
+	var z []byte
+	err := s.readDB.QueryRowContext(ctx, "SELECT c.raw FROM contents c JOIN messages m ON m.uid = c.uid WHERE m.id = ?", id).Scan(&z)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: raw %s: %w", id, err)
+	}
+	raw, err := s.dec.DecodeAll(z, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: raw %s: decompress: %w", id, err)
+	}
+	return raw, nil
+}
+
+// Part returns an attachment or inline part of a message and its decoded content.
+func (s *Store) Part(ctx context.Context, id, partID string) (Part, []byte, error) {
+	m, err := s.Message(ctx, id)
+	if err != nil {
+		return Part{}, nil, err
+	}
+	var found *Part
+	for _, list := range [][]Part{m.Attachments, m.Inline} {
+		for i := range list {
+			if list[i].PartID == partID {
+				found = &list[i]
+			}
+		}
+	}
+	if found == nil {
+		return Part{}, nil, ErrNotFound
+	}
+	var z []byte
+	err = s.readDB.QueryRowContext(ctx, "SELECT content FROM parts WHERE uid = ? AND part_id = ?", m.UID, partID).Scan(&z)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Part{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return Part{}, nil, fmt.Errorf("store: part %s/%s: %w", id, partID, err)
+	}
+	content, err := s.dec.DecodeAll(z, nil)
+	if err != nil {
+		return Part{}, nil, fmt.Errorf("store: part %s/%s: decompress: %w", id, partID, err)
+	}
+	return *found, content, nil
+}
+
+// Stats returns store-wide figures.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Tags: map[string]int{}, Deleted: s.deleted.Load()}
+	if err := s.readDB.QueryRowContext(ctx, "SELECT total, unread, size FROM counters").Scan(&st.Total, &st.Unread, &st.Size); err != nil {
+		return st, fmt.Errorf("store: stats: %w", err)
+	}
+	rows, err := s.readDB.QueryContext(ctx, "SELECT tag, COUNT(*) FROM tags GROUP BY tag ORDER BY tag")
+	if err != nil {
+		return st, fmt.Errorf("store: stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tag string
+		var n int
+		if err := rows.Scan(&tag, &n); err != nil {
+			return st, fmt.Errorf("store: stats: %w", err)
+		}
+		st.Tags[tag] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("store: stats: %w", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if fi, err := os.Stat(s.opts.Path + suffix); err == nil {
+			st.DatabaseSize += fi.Size()
+		}
+	}
+	return st, nil
+}
+
+// Tags returns every tag in use, sorted.
+func (s *Store) Tags(ctx context.Context) ([]string, error) {
+	rows, err := s.readDB.QueryContext(ctx, "SELECT DISTINCT tag FROM tags ORDER BY tag")
+	if err != nil {
+		return nil, fmt.Errorf("store: tags: %w", err)
+	}
+	defer rows.Close()
+	tags := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("store: tags: %w", err)
+		}
+		tags = append(tags, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: tags: %w", err)
+	}
+	return tags, nil
+}

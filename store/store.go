@@ -1,0 +1,283 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jhillyerd/enmime/v2"
+	"github.com/klauspost/compress/zstd"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Options configure a Store. The zero value is valid apart from Path.
+type Options struct {
+	// Path is the SQLite database file; it is created when missing, with its directory.
+	Path string
+	// MaxMessages keeps at most this many messages, deleting the oldest. 0 keeps all.
+	MaxMessages int
+	// MaxAge deletes messages received longer ago than this. 0 keeps all.
+	MaxAge time.Duration
+	// Hostname names this server in the Received: trace header. Default: os.Hostname.
+	Hostname string
+	// Logger receives the store's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// MaxBatch is the most messages committed in one transaction. Default 256.
+	MaxBatch int
+	// Readers is the size of the read connection pool. Default: 2 × GOMAXPROCS, at least 4.
+	Readers int
+	// PruneInterval is how often retention runs. Default 1 minute; it also runs after ingest when
+	// MaxMessages is exceeded.
+	PruneInterval time.Duration
+}
+
+// Store is a durable message store. All methods are safe for concurrent use.
+type Store struct {
+	opts   Options
+	log    *slog.Logger
+	writeDB *sql.DB // exactly one connection: every change goes through the writer goroutine
+	readDB *sql.DB
+	parser *enmime.Parser
+	enc    *zstd.Encoder
+	dec    *zstd.Decoder
+	hub    hub
+
+	uidValidity uint32
+	deleted     atomic.Int64
+
+	writes   chan writeReq
+	pruneNow chan struct{}
+	stop     chan struct{}
+	done     sync.WaitGroup
+
+	closeOnce sync.Once
+	mu        sync.RWMutex // guards closed against sends on writes
+	closed    bool
+}
+
+// Open opens (creating or upgrading) the database at opts.Path and starts the writer.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, errors.New("store: no database path")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Hostname == "" {
+		opts.Hostname, _ = os.Hostname()
+		if opts.Hostname == "" {
+			opts.Hostname = "localhost"
+		}
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if opts.PruneInterval <= 0 {
+		opts.PruneInterval = time.Minute
+	}
+	if dir := filepath.Dir(opts.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create directory: %w", err)
+		}
+	}
+	s := &Store{
+		opts:     opts,
+		log:      opts.Logger.With("component", "store"),
+		parser:   enmime.NewParser(enmime.DisableCharacterDetection(true), enmime.MaxStoredPartErrors(100)),
+		writes:   make(chan writeReq, 1024),
+		pruneNow: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+	var err error
+	if s.writeDB, err = openDB(opts.Path, false); err != nil {
+		return nil, err
+	}
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetConnMaxLifetime(0)
+	s.writeDB.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, s.writeDB); err != nil {
+		s.writeDB.Close()
+		return nil, err
+	}
+	if s.readDB, err = openDB(opts.Path, true); err != nil {
+		s.writeDB.Close()
+		return nil, err
+	}
+	s.readDB.SetMaxOpenConns(opts.Readers)
+	s.readDB.SetMaxIdleConns(opts.Readers)
+	s.readDB.SetConnMaxIdleTime(0)
+	var v string
+	if err := s.readDB.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'uidvalidity'`).Scan(&v); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("store: read uidvalidity: %w", err)
+	}
+	n, _ := strconv.ParseUint(v, 10, 32)
+	s.uidValidity = uint32(n)
+	if s.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("store: zstd: %w", err)
+	}
+	if s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0)); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("store: zstd: %w", err)
+	}
+	s.done.Add(2)
+	go s.writer()
+	go s.retention()
+	return s, nil
+}
+
+// openDB opens a handle on path. Every connection gets WAL, FULL sync, foreign keys and a busy timeout.
+func openDB(path string, readOnly bool) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "cache_size(-16000)", "temp_store(MEMORY)"} {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(ON)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// migrate applies the embedded migrations the database has not seen, in order, each in its own
+// transaction, recording progress in PRAGMA user_version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	return migrateTo(ctx, db, -1)
+}
+
+// migrateTo applies migrations up to and including number target (-1: all).
+func migrateTo(ctx context.Context, db *sql.DB, target int) error {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	sort.Strings(names)
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("store: read schema version: %w", err)
+	}
+	if version > len(names) {
+		return fmt.Errorf("store: database schema version %d is newer than this letterbox knows (%d)", version, len(names))
+	}
+	for i, name := range names {
+		n := i + 1
+		if n <= version || (target >= 0 && n > target) {
+			continue
+		}
+		body, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", n)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the writer after the changes already queued are committed, and closes the database.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.stop)
+		s.mu.Unlock()
+		s.done.Wait()
+		s.hub.closeAll()
+		s.enc.Close()
+		s.dec.Close()
+		err = s.closeDBs()
+	})
+	return err
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	if s.writeDB != nil {
+		if _, err := s.writeDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, err)
+		}
+		errs = append(errs, s.writeDB.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.opts.Path }
+
+// UIDValidity returns the IMAP UIDVALIDITY of this database: fixed when it was created.
+func (s *Store) UIDValidity() uint32 { return s.uidValidity }
+
+// newID returns a short random opaque identifier (16 characters of base32hex, 80 bits).
+func newID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	const alphabet = "0123456789abcdefghijklmnopqrstuv"
+	var out [16]byte
+	var acc uint64
+	bits := 0
+	j := 0
+	for _, c := range b {
+		acc = acc<<8 | uint64(c)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			out[j] = alphabet[(acc>>uint(bits))&31]
+			j++
+		}
+	}
+	return string(out[:j])
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }
