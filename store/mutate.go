@@ -56,7 +56,7 @@ func setRead(ctx context.Context, tx *sql.Tx, where string, args []any, read boo
 	if read {
 		flag = 1
 	}
-	rows, err := tx.QueryContext(ctx, "UPDATE messages AS m SET read = ? WHERE m.read != ? AND "+where+" RETURNING m.uid, m.id",
+	rows, err := tx.QueryContext(ctx, "UPDATE messages AS m SET read = ? WHERE m.read != ? AND "+where+" RETURNING uid, id",
 		append([]any{flag, flag}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: set read: %w", err)

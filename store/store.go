@@ -51,14 +51,14 @@ type Options struct {
 
 // Store is a durable message store. All methods are safe for concurrent use.
 type Store struct {
-	opts   Options
-	log    *slog.Logger
+	opts    Options
+	log     *slog.Logger
 	writeDB *sql.DB // exactly one connection: every change goes through the writer goroutine
-	readDB *sql.DB
-	parser *enmime.Parser
-	enc    *zstd.Encoder
-	dec    *zstd.Decoder
-	hub    hub
+	readDB  *sql.DB
+	parser  *enmime.Parser
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+	hub     hub
 
 	uidValidity uint32
 	deleted     atomic.Int64

@@ -8,9 +8,9 @@ import (
 
 // writeReq is one unit of work for the writer goroutine: either a message to insert or a change.
 type writeReq struct {
-	rec    *record                                                   // a message to insert, or nil
-	change func(ctx context.Context, tx *sql.Tx) ([]Event, error)   // a change, when rec is nil
-	reply  chan writeResult                                          // buffered, receives exactly once
+	rec    *record                                                // a message to insert, or nil
+	change func(ctx context.Context, tx *sql.Tx) ([]Event, error) // a change, when rec is nil
+	reply  chan writeResult                                       // buffered, receives exactly once
 }
 
 type writeResult struct {

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// A database written by an older schema version opens, upgrades and keeps its messages.
+func TestMigrationFromVersion1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := openDB(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(ctx, db, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO messages (id, created, size, subject) VALUES ('old1', 1, 10, 'from v1')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var version int
+	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 2 {
+		t.Fatalf("schema version %d, %v", version, err)
+	}
+	if s.UIDValidity() == 0 {
+		t.Fatal("no UIDVALIDITY after upgrade")
+	}
+	sum, err := s.Summary(ctx, "old1")
+	if err != nil || sum.Subject != "from v1" {
+		t.Fatalf("old message after upgrade: %+v %v", sum, err)
+	}
+	st, _ := s.Stats(ctx)
+	if st.Total != 1 {
+		t.Fatalf("counters after upgrade: %+v", st)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	db, err := openDB(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec("PRAGMA user_version = 99")
+	db.Close()
+	if _, err := Open(context.Background(), Options{Path: path}); err == nil {
+		t.Fatal("a database from a newer letterbox must not be opened")
+	}
+}
