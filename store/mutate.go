@@ -135,7 +135,6 @@ func (s *Store) deleteWhere(ctx context.Context, tx *sql.Tx, where string, args 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: delete: %w", err)
 	}
-	s.deleted.Add(int64(len(events)))
 	return events, nil
 }
 
@@ -160,8 +159,7 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 				return nil, fmt.Errorf("store: delete all: %w", err)
 			}
 		}
-		s.deleted.Add(total)
-		return []Event{{Type: EventTruncate}}, nil
+		return []Event{{Type: EventTruncate, count: total}}, nil
 	})
 }
 

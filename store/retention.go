@@ -48,7 +48,6 @@ func (s *Store) Prune(ctx context.Context) error {
 				return nil, fmt.Errorf("store: prune: %w", err)
 			}
 			n = len(uids)
-			s.deleted.Add(int64(n))
 			return []Event{{Type: EventPrune, UIDs: uids}}, nil
 		})
 		if err != nil || n < pruneBatch {

@@ -154,4 +154,6 @@ type Event struct {
 	Read    *bool    // for EventUpdate of read state
 	Tags    []string // for EventUpdate of tags
 	UIDs    []int64  // for EventPrune
+
+	count int64 // messages an EventTruncate deleted
 }

@@ -121,74 +121,76 @@ func (s *Store) failAll(err error) {
 	}
 }
 
-// commit runs one batch in one transaction.
+// commit runs one batch in one transaction, without savepoints (FTS5 flushes its index at every
+// savepoint, which would undo the point of batching). If anything in the batch fails, the batch is
+// rolled back and each request is run again in a transaction of its own, so one bad request
+// spoils only itself.
 func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) {
-	results := make([]writeResult, len(batch))
-	events := make([][]Event, len(batch))
-	fail := func(err error) {
+	results, events, err := s.runBatch(ctx, conn, ins, batch)
+	if err != nil && len(batch) > 1 {
 		for _, req := range batch {
-			req.reply <- writeResult{err: err}
+			s.commit(ctx, conn, ins, []writeReq{req})
 		}
+		return
 	}
-	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		fail(fmt.Errorf("store: begin: %w", err))
-		return
-	}
-	inserted := false
-	for i, req := range batch {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("store: savepoint: %w", err))
-			return
-		}
-		if req.rec != nil {
-			results[i].summary, results[i].err = ins.insert(ctx, tx, req.rec)
-			if results[i].err == nil {
-				sum := results[i].summary
-				events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
-				inserted = true
-			}
-		} else {
-			events[i], results[i].err = req.change(ctx, tx)
-		}
-		if results[i].err != nil {
-			events[i] = nil
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO req"); err != nil {
-				tx.Rollback()
-				fail(fmt.Errorf("store: rollback to savepoint: %w", err))
-				return
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE req"); err != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("store: release savepoint: %w", err))
-			return
-		}
-	}
-	overLimit := false
-	if inserted && s.opts.MaxMessages > 0 {
-		var total int
-		if err := tx.QueryRowContext(ctx, "SELECT total FROM counters").Scan(&total); err == nil {
-			overLimit = total > s.opts.MaxMessages
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("store: commit: %w", err))
-		return
+		results[0] = writeResult{err: err}
+		events = nil
 	}
 	for i, req := range batch {
 		req.reply <- results[i]
 	}
+	inserted := false
 	for _, evs := range events {
 		for _, ev := range evs {
+			switch ev.Type {
+			case EventNew:
+				inserted = true
+			case EventDelete:
+				s.deleted.Add(1)
+			case EventPrune:
+				s.deleted.Add(int64(len(ev.UIDs)))
+			case EventTruncate:
+				s.deleted.Add(ev.count)
+			}
 			s.hub.publish(ev)
 		}
 	}
-	if overLimit {
+	if inserted && s.opts.MaxMessages > 0 {
 		select {
 		case s.pruneNow <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// runBatch runs every request of batch in one transaction and commits it. It returns the first
+// error, after rolling back, when any request or the commit failed.
+func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) ([]writeResult, [][]Event, error) {
+	results := make([]writeResult, len(batch))
+	events := make([][]Event, len(batch))
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return results, nil, fmt.Errorf("store: begin: %w", err)
+	}
+	for i, req := range batch {
+		if req.rec != nil {
+			sum, err := ins.insert(ctx, tx, req.rec)
+			if err != nil {
+				tx.Rollback()
+				return results, nil, err
+			}
+			results[i].summary = sum
+			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+			continue
+		}
+		if events[i], err = req.change(ctx, tx); err != nil {
+			tx.Rollback()
+			return results, nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return results, nil, fmt.Errorf("store: commit: %w", err)
+	}
+	return results, events, nil
 }
