@@ -1,0 +1,119 @@
+package smtpd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/letterbox-mail/letterbox/store"
+)
+
+// BenchmarkSMTPIngest measures letterbox end to end over loopback: 16 clients, each on its own
+// persistent connection, send 4 KB multipart/alternative messages (text and HTML) to a Server over
+// a real, durable store.
+//
+// The clients run in a child process (the test binary again, see helperLoad) so that the CPU this
+// process uses is the server's alone: server-ms/msg is this process's user+system CPU (getrusage
+// RUSAGE_SELF) over the timed section divided by the messages, client-ms/msg the child's.
+// A CPU profile (-cpuprofile) likewise shows the server only.
+func BenchmarkSMTPIngest(b *testing.B) {
+	st, err := store.Open(context.Background(), store.Options{
+		Path:   filepath.Join(b.TempDir(), "bench.db"),
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchIngest(b, st)
+}
+
+// BenchmarkSMTPIngestDiscard is BenchmarkSMTPIngest with a Deliverer that reads and drops each
+// message: the cost of the SMTP side alone (go-smtp and this package), the ceiling for the rest.
+func BenchmarkSMTPIngestDiscard(b *testing.B) {
+	benchIngest(b, deliverFunc(func(ctx context.Context, env store.Envelope, raw io.Reader) (store.Summary, error) {
+		_, err := io.Copy(io.Discard, raw)
+		return store.Summary{ID: "discarded"}, err
+	}))
+}
+
+func benchIngest(b *testing.B, d Deliverer) {
+	srv, err := New(d, Options{Hostname: "bench.test", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	const clients = 16
+	cmd, stdin, out := helperCommand(b, "load", helperAddr+"="+l.Addr().String(),
+		helperCount+"="+strconv.Itoa(b.N), helperConns+"="+strconv.Itoa(clients))
+	if line := readHelperLine(b, out); line != "READY" {
+		b.Fatalf("load helper: %q", line)
+	}
+	before := srv.Stats()
+	cpu0 := cpuTime(syscall.RUSAGE_SELF)
+	b.ResetTimer()
+	start := time.Now()
+	fmt.Fprintln(stdin)
+	done := readHelperLine(b, out)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cpu := cpuTime(syscall.RUSAGE_SELF) - cpu0
+
+	if done != "DONE 0" {
+		b.Fatalf("load helper: %q", done)
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("load helper: %v", err)
+	}
+	if got := srv.Stats().SMTPAccepted - before.SMTPAccepted; got != int64(b.N) {
+		b.Fatalf("%d messages accepted, want %d", got, b.N)
+	}
+	clientCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	n := float64(b.N)
+	b.ReportMetric(n/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/n, "server-ms/msg")
+	b.ReportMetric(float64(clientCPU.Microseconds())/1000/n, "client-ms/msg")
+}
+
+// cpuTime returns the user and system CPU time used so far.
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchText and benchHTML make a message of about 4 KB.
+var (
+	benchText = strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n", 24)
+	benchHTML = "<html><body>" + strings.Repeat("<p>Lorem ipsum dolor sit amet, <b>consectetur</b> adipiscing elit.</p>\r\n", 24) + "</body></html>\r\n"
+)
+
+// benchMessage returns benchmark message n of client c: multipart/alternative, text and HTML.
+func benchMessage(c int, n int64) []byte {
+	return fmt.Appendf(nil, "From: Bench Sender <sender@bench.test>\r\n"+
+		"To: Bench Recipient <rcpt@bench.test>\r\n"+
+		"Subject: Benchmark message %d from client %d\r\n"+
+		"Date: Sun, 22 Nov 2026 08:00:00 +0000\r\n"+
+		"Message-ID: <%d.%d@bench.test>\r\n"+
+		"MIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"+
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n"+
+		"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n"+
+		"--b1--\r\n", n, c, n, c, benchText, benchHTML)
+}
