@@ -783,3 +783,58 @@ func TestNewOptions(t *testing.T) {
 		t.Errorf("negative Options not unlimited")
 	}
 }
+
+// TestIdleTimeout: a client that says nothing for ReadTimeout is told so and disconnected.
+func TestIdleTimeout(t *testing.T) {
+	ts := startServer(t, Options{ReadTimeout: 200 * time.Millisecond})
+	c := dial(t, ts.addr)
+	c.cmd(250, "EHLO client.test")
+	start := time.Now()
+	if text := c.expect(421); !strings.HasPrefix(text, "4.4.2 ") {
+		t.Errorf("idle client got 421 %s", text)
+	}
+	if _, err := c.text.ReadLine(); err != io.EOF {
+		t.Errorf("idle connection not closed: %v", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("disconnected after %v, before the timeout", d)
+	}
+
+	// Implicit TLS: a client that never starts the handshake is dropped too.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ts.ServeTLS(l)
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Errorf("silent TLS client: read %v, want EOF", err)
+	}
+}
+
+func TestMaxRecipients(t *testing.T) {
+	ts := startServer(t, Options{MaxRecipients: 3})
+	c := dial(t, ts.addr)
+	if caps := c.cmd(250, "EHLO client.test"); !strings.Contains(caps, "LIMITS RCPTMAX=3") {
+		t.Errorf("EHLO %q", caps)
+	}
+	c.cmd(250, "MAIL FROM:<a@example.com>")
+	for i := range 3 {
+		c.cmd(250, "RCPT TO:<r%d@example.com>", i)
+	}
+	if text := c.cmd(452, "RCPT TO:<r3@example.com>"); !strings.HasPrefix(text, "4.5.3 ") {
+		t.Errorf("fourth RCPT: %s", text)
+	}
+	code, text := c.data(message("three recipients", "x"))
+	if code != 250 {
+		t.Fatalf("DATA %d %s", code, text)
+	}
+	if got := ts.storedMessage(t, queuedID(t, text)).Envelope.Recipients; len(got) != 3 {
+		t.Errorf("recipients %q", got)
+	}
+}
