@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/letterbox-mail/letterbox/smtpd"
+	"github.com/letterbox-mail/letterbox/store"
+)
+
+// runBench sends messages over SMTP from concurrent clients and reports throughput and latency.
+// Without --target it starts its own catcher (durable store in a temporary directory) in this
+// process and also reports the process's CPU time per message.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("letterbox bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("target", "", "SMTP address of a running catcher to measure (default: start one in this process)")
+	clients := fs.Int("clients", 16, "concurrent SMTP connections")
+	total := fs.Int("messages", 20000, "messages to send in all")
+	size := fs.Int("size", 4096, "approximate message size in bytes (multipart text + HTML)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *clients < 1 || *total < 1 || *size < 512 {
+		return fmt.Errorf("--clients and --messages must be positive and --size at least 512")
+	}
+	addr := *target
+	var usage func() time.Duration
+	if addr == "" {
+		dir, err := os.MkdirTemp("", "letterbox-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "bench.db"), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		srv, err := smtpd.New(st, smtpd.Options{Hostname: "bench.local", Logger: log})
+		if err != nil {
+			return err
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		go srv.Serve(l)
+		defer srv.Close()
+		addr = l.Addr().String()
+		usage = processCPU
+		fmt.Fprintf(stdout, "catcher: letterbox in this process, database in %s (synchronous=FULL)\n", dir)
+	} else {
+		fmt.Fprintf(stdout, "catcher: %s\n", addr)
+	}
+	msg := benchMessage(*size)
+	fmt.Fprintf(stdout, "sending %d messages of %d bytes over %d connections\n", *total, len(msg), *clients)
+
+	var next atomic.Int64
+	latencies := make([][]time.Duration, *clients)
+	errs := make(chan error, *clients)
+	var cpu0 time.Duration
+	if usage != nil {
+		cpu0 = usage()
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range *clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl, err := smtp.Dial(addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer cl.Close()
+			if err := cl.Hello("bench.client"); err != nil {
+				errs <- err
+				return
+			}
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > int64(*total) {
+					break
+				}
+				t0 := time.Now()
+				if err := sendOne(cl, i, msg); err != nil {
+					errs <- fmt.Errorf("message %d: %w", i, err)
+					return
+				}
+				latencies[c] = append(latencies[c], time.Since(t0))
+			}
+			cl.Quit()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return fmt.Errorf("no message was sent")
+	}
+	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	fmt.Fprintf(stdout, "sent %d in %s: %.0f messages/s\n", len(all), elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds())
+	fmt.Fprintf(stdout, "latency per message (MAIL to 250 after DATA): p50 %s  p90 %s  p99 %s  max %s\n",
+		pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), all[len(all)-1].Round(time.Microsecond))
+	if usage != nil {
+		cpu := usage() - cpu0
+		fmt.Fprintf(stdout, "process CPU (catcher and clients): %s, %.3f ms per message\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(len(all)))
+	}
+	return nil
+}
+
+func sendOne(cl *smtp.Client, i int64, msg []byte) error {
+	if err := cl.Mail("sender@bench.example", nil); err != nil {
+		return err
+	}
+	if err := cl.Rcpt(fmt.Sprintf("user%d@bench.example", i%100), nil); err != nil {
+		return err
+	}
+	w, err := cl.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// benchMessage is a multipart/alternative message of about size bytes.
+func benchMessage(size int) []byte {
+	para := "Thank you for your order. Your items will ship soon and you can track them from your account page. "
+	half := max(size/2-200, 64)
+	text := strings.Repeat(para, half/len(para)+1)[:half]
+	html := "<p>" + strings.Repeat(para, half/len(para)+1)[:half-7] + "</p>"
+	return []byte("From: Shop <orders@shop.example>\r\nTo: Customer <customer@example.org>\r\nSubject: Your order has shipped\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n" +
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n" +
+		"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--b1--\r\n")
+}
+
+// processCPU returns the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

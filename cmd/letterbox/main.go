@@ -1,0 +1,57 @@
+// Command letterbox is a mail catcher for developers: it accepts every message over SMTP, never
+// delivers it, keeps it durably in SQLite, and shows it in a live web inbox, a JSON API (Mailpit-
+// and MailHog-compatible), and over POP3 and IMAP.
+//
+// Run "letterbox --help" for the flags; each can also be set with a LETTERBOX_* variable.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run is the whole program; it returns the exit status. It stops when ctx is cancelled.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-version":
+			fmt.Fprintf(stdout, "letterbox %s\n", version)
+			return 0
+		case "bench":
+			if err := runBench(ctx, args[1:], stdout, stderr); err != nil {
+				fmt.Fprintf(stderr, "letterbox bench: %v\n", err)
+				return 1
+			}
+			return 0
+		case "serve":
+			args = args[1:]
+		}
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "letterbox: %v\n", err)
+		return 2
+	}
+	if err := serve(ctx, cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "letterbox: %v\n", err)
+		return 1
+	}
+	return 0
+}
