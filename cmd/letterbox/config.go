@@ -15,16 +15,16 @@ import (
 // config is everything the binary can be told, from flags or LETTERBOX_* environment variables.
 type config struct {
 	SMTP, SMTPS, HTTP, POP3, POP3S, IMAP, IMAPS string
-	DB                                           string
-	Hostname                                     string
-	MaxMessageSize                               int64
-	SMTPMaxConnections                           int
-	TLSCert, TLSKey                              string
-	MaxMessages                                  int
-	MaxAge                                       time.Duration
-	HTTPAllowedHosts, CORS                       string
-	HTTPAuthFile, ReadAuthFile                   string
-	LogLevel                                     string
+	DB                                          string
+	Hostname                                    string
+	MaxMessageSize                              int64
+	SMTPMaxConnections                          int
+	TLSCert, TLSKey                             string
+	MaxMessages                                 int
+	MaxAge                                      time.Duration
+	HTTPAllowedHosts, CORS                      string
+	HTTPAuthFile, ReadAuthFile                  string
+	LogLevel                                    string
 }
 
 // errHelp means --help was asked for and shown.
