@@ -578,13 +578,13 @@ func (ins *inserts) close() {
 }
 
 // insert writes one prepared record inside the writer's transaction and returns its Summary.
-func (ins *inserts) insert(ctx context.Context, tx *sql.Tx, rec *record) (Summary, error) {
+func (ins *inserts) insert(ctx context.Context, tx dbtx, rec *record) (Summary, error) {
 	sum := rec.sum
 	var date int64
 	if !sum.Date.IsZero() {
 		date = sum.Date.UnixMicro()
 	}
-	res, err := tx.StmtContext(ctx, ins.message).ExecContext(ctx, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
+	res, err := ins.message.ExecContext(ctx, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
 		sum.MessageID, sum.Subject, mustJSON(sum.From), mustJSON(sum.To), mustJSON(sum.Cc), mustJSON(sum.Bcc),
 		mustJSON(sum.ReplyTo), sum.Username, sum.Attachments, sum.Inlines, sum.Snippet)
 	if err != nil {
@@ -595,27 +595,27 @@ func (ins *inserts) insert(ctx context.Context, tx *sql.Tx, rec *record) (Summar
 		return Summary{}, fmt.Errorf("store: insert message: %w", err)
 	}
 	sum.UID = uid
-	if _, err := tx.StmtContext(ctx, ins.content).ExecContext(ctx, uid, rec.rawZ, rec.envJSON, rec.returnPath,
+	if _, err := ins.content.ExecContext(ctx, uid, rec.rawZ, rec.envJSON, rec.returnPath,
 		rec.headersJSON, rec.text, rec.html, rec.partsJSON, rec.structureJSON, rec.errorsJSON); err != nil {
 		return Summary{}, fmt.Errorf("store: insert content: %w", err)
 	}
 	for _, p := range rec.parts {
-		if _, err := tx.StmtContext(ctx, ins.part).ExecContext(ctx, uid, p.partID, p.z); err != nil {
+		if _, err := ins.part.ExecContext(ctx, uid, p.partID, p.z); err != nil {
 			return Summary{}, fmt.Errorf("store: insert part: %w", err)
 		}
 	}
 	for _, a := range rec.recipients {
-		if _, err := tx.StmtContext(ctx, ins.recipient).ExecContext(ctx, a, uid); err != nil {
+		if _, err := ins.recipient.ExecContext(ctx, a, uid); err != nil {
 			return Summary{}, fmt.Errorf("store: insert recipient: %w", err)
 		}
 	}
 	for _, t := range sum.Tags {
-		if _, err := tx.StmtContext(ctx, ins.tag).ExecContext(ctx, t, uid); err != nil {
+		if _, err := ins.tag.ExecContext(ctx, t, uid); err != nil {
 			return Summary{}, fmt.Errorf("store: insert tag: %w", err)
 		}
 	}
 	f := rec.fts
-	if _, err := tx.StmtContext(ctx, ins.fts).ExecContext(ctx, uid, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments); err != nil {
+	if _, err := ins.fts.ExecContext(ctx, uid, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments); err != nil {
 		return Summary{}, fmt.Errorf("store: index: %w", err)
 	}
 	return sum, nil

@@ -31,7 +31,7 @@ func chunks[T any](vals []T, fn func([]T) error) error {
 
 // SetRead marks the messages with these IDs read or unread. Unknown IDs are ignored.
 func (s *Store) SetRead(ctx context.Context, ids []string, read bool) error {
-	return s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		var events []Event
 		err := chunks(ids, func(part []string) error {
 			in, args := inList(part)
@@ -45,13 +45,13 @@ func (s *Store) SetRead(ctx context.Context, ids []string, read bool) error {
 
 // SetReadMatching marks every message f selects read or unread.
 func (s *Store) SetReadMatching(ctx context.Context, f Filter, read bool) error {
-	return s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		where, args := f.where()
 		return setRead(ctx, tx, where, args, read)
 	})
 }
 
-func setRead(ctx context.Context, tx *sql.Tx, where string, args []any, read bool) ([]Event, error) {
+func setRead(ctx context.Context, tx dbtx, where string, args []any, read bool) ([]Event, error) {
 	flag := 0
 	if read {
 		flag = 1
@@ -78,7 +78,7 @@ func setRead(ctx context.Context, tx *sql.Tx, where string, args []any, read boo
 
 // Delete deletes the messages with these IDs. Unknown IDs are ignored.
 func (s *Store) Delete(ctx context.Context, ids []string) error {
-	return s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		var events []Event
 		err := chunks(ids, func(part []string) error {
 			in, args := inList(part)
@@ -100,7 +100,7 @@ func (s *Store) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 		return st.Total, s.DeleteAll(ctx)
 	}
 	n := 0
-	err := s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	err := s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		uids, _, err := selectIDs(ctx, tx, f)
 		if err != nil {
 			return nil, fmt.Errorf("store: delete: %w", err)
@@ -118,7 +118,7 @@ func (s *Store) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	return n, err
 }
 
-func (s *Store) deleteWhere(ctx context.Context, tx *sql.Tx, where string, args []any) ([]Event, error) {
+func (s *Store) deleteWhere(ctx context.Context, tx dbtx, where string, args []any) ([]Event, error) {
 	rows, err := tx.QueryContext(ctx, "DELETE FROM messages WHERE "+where+" RETURNING uid, id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: delete: %w", err)
@@ -140,7 +140,7 @@ func (s *Store) deleteWhere(ctx context.Context, tx *sql.Tx, where string, args 
 
 // DeleteAll deletes every message.
 func (s *Store) DeleteAll(ctx context.Context) error {
-	return s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		var total int64
 		if err := tx.QueryRowContext(ctx, "SELECT total FROM counters").Scan(&total); err != nil {
 			return nil, fmt.Errorf("store: delete all: %w", err)
@@ -166,7 +166,7 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 // SetTags replaces the tags of the messages with these IDs.
 func (s *Store) SetTags(ctx context.Context, ids []string, tags []string) error {
 	clean := normalizeTags(tags)
-	return s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		var events []Event
 		for _, id := range ids {
 			var uid int64
@@ -197,7 +197,7 @@ func (s *Store) RenameTag(ctx context.Context, old, name string) error {
 	if name == "" {
 		return fmt.Errorf("store: rename tag: the new name is empty")
 	}
-	return s.retag(ctx, old, func(ctx context.Context, tx *sql.Tx) error {
+	return s.retag(ctx, old, func(ctx context.Context, tx dbtx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO tags (tag, uid) SELECT ?, uid FROM tags WHERE tag = ?", name, old); err != nil {
 			return err
 		}
@@ -208,15 +208,15 @@ func (s *Store) RenameTag(ctx context.Context, old, name string) error {
 
 // DeleteTag removes a tag from every message.
 func (s *Store) DeleteTag(ctx context.Context, tag string) error {
-	return s.retag(ctx, tag, func(ctx context.Context, tx *sql.Tx) error {
+	return s.retag(ctx, tag, func(ctx context.Context, tx dbtx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM tags WHERE tag = ?", tag)
 		return err
 	})
 }
 
 // retag runs fn and announces the new tags of every message that had tag.
-func (s *Store) retag(ctx context.Context, tag string, fn func(context.Context, *sql.Tx) error) error {
-	return s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+func (s *Store) retag(ctx context.Context, tag string, fn func(context.Context, dbtx) error) error {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 		rows, err := tx.QueryContext(ctx, "SELECT m.uid, m.id FROM tags t JOIN messages m ON m.uid = t.uid WHERE t.tag = ?", tag)
 		if err != nil {
 			return nil, fmt.Errorf("store: tags: %w", err)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -37,7 +36,7 @@ func (s *Store) retention() {
 func (s *Store) Prune(ctx context.Context) error {
 	for {
 		var n int
-		err := s.change(ctx, func(ctx context.Context, tx *sql.Tx) ([]Event, error) {
+		err := s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
 			var uids []int64
 			var err error
 			if uids, err = s.expired(ctx, tx); err != nil || len(uids) == 0 {
@@ -62,7 +61,7 @@ func (s *Store) Prune(ctx context.Context) error {
 }
 
 // expired returns up to pruneBatch UIDs, oldest first, that the limits say must go.
-func (s *Store) expired(ctx context.Context, tx *sql.Tx) ([]int64, error) {
+func (s *Store) expired(ctx context.Context, tx dbtx) ([]int64, error) {
 	excess := 0
 	if s.opts.MaxMessages > 0 {
 		var total int

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -261,7 +260,7 @@ func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 }
 
 // ids selects the UIDs and IDs f matches, inside a write transaction.
-func selectIDs(ctx context.Context, tx *sql.Tx, f Filter) ([]int64, []string, error) {
+func selectIDs(ctx context.Context, tx dbtx, f Filter) ([]int64, []string, error) {
 	where, args := f.where()
 	rows, err := tx.QueryContext(ctx, "SELECT m.uid, m.id FROM messages m WHERE "+where, args...)
 	if err != nil {

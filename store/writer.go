@@ -6,10 +6,17 @@ import (
 	"fmt"
 )
 
+// dbtx is what changes run on: the writer's connection, inside its open transaction.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // writeReq is one unit of work for the writer goroutine: either a message to insert or a change.
 type writeReq struct {
 	rec    *record                                                // a message to insert, or nil
-	change func(ctx context.Context, tx *sql.Tx) ([]Event, error) // a change, when rec is nil
+	change func(ctx context.Context, tx dbtx) ([]Event, error) // a change, when rec is nil
 	reply  chan writeResult                                       // buffered, receives exactly once
 }
 
@@ -39,7 +46,7 @@ func (s *Store) submit(ctx context.Context, req writeReq) writeResult {
 }
 
 // change runs fn in the writer's transaction and publishes its events after commit.
-func (s *Store) change(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) ([]Event, error)) error {
+func (s *Store) change(ctx context.Context, fn func(ctx context.Context, tx dbtx) ([]Event, error)) error {
 	return s.submit(ctx, writeReq{change: fn}).err
 }
 
@@ -169,27 +176,33 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) ([]writeResult, [][]Event, error) {
 	results := make([]writeResult, len(batch))
 	events := make([][]Event, len(batch))
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return results, nil, fmt.Errorf("store: begin: %w", err)
+	}
+	rollback := func() {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			s.log.Error("rollback failed", "err", err)
+		}
 	}
 	for i, req := range batch {
 		if req.rec != nil {
-			sum, err := ins.insert(ctx, tx, req.rec)
+			sum, err := ins.insert(ctx, conn, req.rec)
 			if err != nil {
-				tx.Rollback()
+				rollback()
 				return results, nil, err
 			}
 			results[i].summary = sum
 			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
 			continue
 		}
-		if events[i], err = req.change(ctx, tx); err != nil {
-			tx.Rollback()
+		var err error
+		if events[i], err = req.change(ctx, conn); err != nil {
+			rollback()
 			return results, nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		rollback()
 		return results, nil, fmt.Errorf("store: commit: %w", err)
 	}
 	return results, events, nil
