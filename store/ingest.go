@@ -29,18 +29,23 @@ const snippetLen = 250
 // record is a message parsed and encoded, ready for the writer to insert: all CPU work of
 // ingest happens before the writer sees it, in the caller's goroutine.
 type record struct {
-	sum           Summary
-	rawZ          []byte
-	envJSON       string
-	returnPath    string
-	headersJSON   string
-	text, html    string
-	partsJSON     string
-	structureJSON string
-	errorsJSON    string
-	parts         []partContent
-	recipients    []string // lower-case addresses for per-recipient mailboxes
-	fts           ftsRow
+	sum        Summary
+	rawZ       []byte
+	bodyZ      []byte // zstd of the JSON of a body
+	parts      []partContent
+	recipients []string // lower-case addresses for per-recipient mailboxes
+	fts        ftsRow
+}
+
+// body is what opening a message needs beyond its Summary, kept compressed in contents.body.
+type body struct {
+	Envelope   Envelope
+	ReturnPath string
+	Headers    []Header
+	Text, HTML string
+	Parts      []storedPart
+	Structure  Node
+	Errors     []string
 }
 
 type partContent struct {
@@ -72,7 +77,7 @@ func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, 
 }
 
 // prepare parses and encodes a message. It never fails: what cannot be parsed becomes a parse error.
-func (s *Store) prepare(env Envelope, body []byte) *record {
+func (s *Store) prepare(env Envelope, msg []byte) *record {
 	if env.Received.IsZero() {
 		env.Received = time.Now()
 	}
@@ -81,7 +86,7 @@ func (s *Store) prepare(env Envelope, body []byte) *record {
 		env.Recipients = []string{}
 	}
 	id := newID()
-	raw := append(s.traceHeaders(id, env, body), body...)
+	raw := append(s.traceHeaders(id, env, msg), msg...)
 
 	rec := &record{}
 	sum := &rec.sum
@@ -89,7 +94,6 @@ func (s *Store) prepare(env Envelope, body []byte) *record {
 	sum.Created = env.Received
 	sum.Username = env.Username
 	sum.Size = int64(len(raw))
-	rec.returnPath = env.MailFrom
 
 	headers, _ := splitHeaders(raw)
 	var errs []string
@@ -165,12 +169,12 @@ func (s *Store) prepare(env Envelope, body []byte) *record {
 	sort.Strings(rec.recipients)
 	sum.Tags = autoTags(get("X-Tags"), rec.recipients)
 
+	var text, html string
 	var attachmentNames []string
 	structure := Node{PartID: "0", ContentType: "text/plain"}
 	var parts []storedPart
 	if parsed != nil {
-		rec.text = parsed.Text
-		rec.html = parsed.HTML
+		text, html = parsed.Text, parsed.HTML
 		for _, e := range parsed.Errors {
 			errs = append(errs, e.Error())
 		}
@@ -214,17 +218,16 @@ func (s *Store) prepare(env Envelope, body []byte) *record {
 	if parts == nil {
 		parts = []storedPart{}
 	}
-	sum.Snippet = snippet(rec.text)
+	sum.Snippet = snippet(text)
 	if errs == nil {
 		errs = []string{}
 	}
 
 	rec.rawZ = s.enc.EncodeAll(raw, nil)
-	rec.envJSON = mustJSON(env)
-	rec.headersJSON = mustJSON(headers)
-	rec.partsJSON = mustJSON(parts)
-	rec.structureJSON = mustJSON(structure)
-	rec.errorsJSON = mustJSON(errs)
+	rec.bodyZ = s.enc.EncodeAll([]byte(mustJSON(body{
+		Envelope: env, ReturnPath: env.MailFrom, Headers: headers, Text: text, HTML: html,
+		Parts: parts, Structure: structure, Errors: errs,
+	})), nil)
 
 	var hb strings.Builder
 	for _, h := range headers {
@@ -239,7 +242,7 @@ func (s *Store) prepare(env Envelope, body []byte) *record {
 		recipients:  joinAddresses(sum.To) + " " + joinAddresses(sum.Cc) + " " + joinAddresses(sum.Bcc),
 		messageID:   sum.MessageID,
 		headers:     hb.String(),
-		body:        rec.text + "\n" + htmlText(rec.html, rec.text),
+		body:        text + "\n" + htmlText(html, text),
 		attachments: strings.Join(attachmentNames, "\n"),
 	}
 	return rec
@@ -552,8 +555,7 @@ func prepareInserts(ctx context.Context, conn *sql.Conn) (*inserts, error) {
 	}{
 		{&ins.message, `INSERT INTO messages (id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet)
 			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&ins.content, `INSERT INTO contents (uid, raw, envelope_json, return_path, headers_json, text, html, parts_json, structure_json, errors_json)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&ins.content, `INSERT INTO contents (uid, raw, body) VALUES (?, ?, ?)`},
 		{&ins.part, `INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES (?, ?, ?)`},
 		{&ins.recipient, `INSERT OR IGNORE INTO recipients (addr, uid) VALUES (?, ?)`},
 		{&ins.tag, `INSERT OR IGNORE INTO tags (tag, uid) VALUES (?, ?)`},
@@ -595,8 +597,7 @@ func (ins *inserts) insert(ctx context.Context, tx dbtx, rec *record) (Summary, 
 		return Summary{}, fmt.Errorf("store: insert message: %w", err)
 	}
 	sum.UID = uid
-	if _, err := ins.content.ExecContext(ctx, uid, rec.rawZ, rec.envJSON, rec.returnPath,
-		rec.headersJSON, rec.text, rec.html, rec.partsJSON, rec.structureJSON, rec.errorsJSON); err != nil {
+	if _, err := ins.content.ExecContext(ctx, uid, rec.rawZ, rec.bodyZ); err != nil {
 		return Summary{}, fmt.Errorf("store: insert content: %w", err)
 	}
 	for _, p := range rec.parts {

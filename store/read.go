@@ -35,27 +35,26 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	m := &Message{Summary: sum}
-	var envJSON, headersJSON, partsJSON, structureJSON, errorsJSON string
-	err = tx.QueryRowContext(ctx, `SELECT envelope_json, return_path, headers_json, text, html, parts_json, structure_json, errors_json
-		FROM contents WHERE uid = ?`, sum.UID).Scan(&envJSON, &m.ReturnPath, &headersJSON, &m.Text, &m.HTML, &partsJSON, &structureJSON, &errorsJSON)
+	var z []byte
+	err = tx.QueryRowContext(ctx, `SELECT body FROM contents WHERE uid = ?`, sum.UID).Scan(&z)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	var parts []storedPart
-	for _, p := range []struct {
-		src string
-		dst any
-	}{{envJSON, &m.Envelope}, {headersJSON, &m.Headers}, {partsJSON, &parts}, {structureJSON, &m.Structure}, {errorsJSON, &m.ParseErrors}} {
-		if err := json.Unmarshal([]byte(p.src), p.dst); err != nil {
-			return nil, fmt.Errorf("store: message %s: decode: %w", id, err)
-		}
+	js, err := s.dec.DecodeAll(z, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: decompress: %w", id, err)
 	}
+	var b body
+	if err := json.Unmarshal(js, &b); err != nil {
+		return nil, fmt.Errorf("store: message %s: decode: %w", id, err)
+	}
+	m := &Message{Summary: sum, Envelope: b.Envelope, ReturnPath: b.ReturnPath, Headers: b.Headers,
+		Text: b.Text, HTML: b.HTML, Structure: b.Structure, ParseErrors: b.Errors}
 	m.Attachments, m.Inline = []Part{}, []Part{}
-	for _, p := range parts {
+	for _, p := range b.Parts {
 		if p.Inline {
 			m.Inline = append(m.Inline, p.Part)
 		} else {

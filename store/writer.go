@@ -15,9 +15,9 @@ type dbtx interface {
 
 // writeReq is one unit of work for the writer goroutine: either a message to insert or a change.
 type writeReq struct {
-	rec    *record                                                // a message to insert, or nil
+	rec    *record                                             // a message to insert, or nil
 	change func(ctx context.Context, tx dbtx) ([]Event, error) // a change, when rec is nil
-	reply  chan writeResult                                       // buffered, receives exactly once
+	reply  chan writeResult                                    // buffered, receives exactly once
 }
 
 type writeResult struct {

@@ -23,16 +23,9 @@ CREATE INDEX messages_unread ON messages(read) WHERE read = 0;
 
 -- The body of each message: raw bytes (zstd) and what opening it needs.
 CREATE TABLE contents (
-	uid          INTEGER PRIMARY KEY REFERENCES messages(uid) ON DELETE CASCADE,
-	raw          BLOB    NOT NULL,             -- zstd-compressed raw message as stored
-	envelope_json TEXT   NOT NULL,
-	return_path  TEXT    NOT NULL DEFAULT '',
-	headers_json TEXT    NOT NULL DEFAULT '[]',
-	text         TEXT    NOT NULL DEFAULT '',
-	html         TEXT    NOT NULL DEFAULT '',
-	parts_json   TEXT    NOT NULL DEFAULT '[]', -- attachments and inlines (Part) with kind
-	structure_json TEXT  NOT NULL DEFAULT '{}',
-	errors_json  TEXT    NOT NULL DEFAULT '[]'
+	uid  INTEGER PRIMARY KEY REFERENCES messages(uid) ON DELETE CASCADE,
+	raw  BLOB NOT NULL,  -- zstd: the raw message as stored
+	body BLOB NOT NULL   -- zstd: JSON of what opening it needs (envelope, headers, text, HTML, parts, structure, errors)
 );
 
 -- Decoded attachment and inline content, so downloads never re-parse.
