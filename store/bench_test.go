@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -27,7 +29,11 @@ func message4K(i int) []byte {
 }
 
 // BenchmarkStoreIngest measures Add with 16 concurrent callers, durable (synchronous=FULL), no network.
+// It runs with the garbage collector target cmd/letterbox sets (GOGC=400) unless GOGC is given.
 func BenchmarkStoreIngest(b *testing.B) {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	s := openStore(b, store.Options{})
 	ctx := context.Background()
 	var n atomic.Int64

@@ -67,17 +67,23 @@ type storedPart struct {
 // Return-Path: and Received: trace fields as an MDA does. A message that does not parse is still
 // stored, with its parse errors. Add returns after the message is durably committed.
 func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, error) {
-	body, err := io.ReadAll(raw)
-	if err != nil {
+	// Read after a gap the trace header fields will usually fit in, so that prepending them
+	// does not copy the message.
+	buf := bytes.NewBuffer(make([]byte, traceRoom, traceRoom+16<<10))
+	if _, err := buf.ReadFrom(raw); err != nil {
 		return Summary{}, fmt.Errorf("store: read message: %w", err)
 	}
-	rec := s.prepare(env, body)
+	rec := s.prepare(env, buf.Bytes()[:traceRoom], buf.Bytes()[traceRoom:])
 	res := s.submit(ctx, writeReq{rec: rec})
 	return res.summary, res.err
 }
 
-// prepare parses and encodes a message. It never fails: what cannot be parsed becomes a parse error.
-func (s *Store) prepare(env Envelope, msg []byte) *record {
+// traceRoom is the space Add leaves in front of a message for the trace header fields.
+const traceRoom = 1024
+
+// prepare parses and encodes a message. room, when the message directly follows it in memory, is
+// where the trace header fields go. prepare never fails: what cannot be parsed becomes a parse error.
+func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 	if env.Received.IsZero() {
 		env.Received = time.Now()
 	}
@@ -86,7 +92,14 @@ func (s *Store) prepare(env Envelope, msg []byte) *record {
 		env.Recipients = []string{}
 	}
 	id := newID()
-	raw := append(s.traceHeaders(id, env, msg), msg...)
+	trace := s.traceHeaders(id, env, msg)
+	var raw []byte
+	if len(trace) <= len(room) {
+		raw = room[len(room)-len(trace) : len(room)+len(msg)]
+		copy(raw, trace)
+	} else {
+		raw = append(trace, msg...)
+	}
 
 	rec := &record{}
 	sum := &rec.sum

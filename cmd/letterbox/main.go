@@ -12,13 +12,23 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// gcPercent is the garbage collector target the binary runs with unless GOGC is set. Ingest
+// allocates a lot of short-lived memory over a small live heap, so Go's default (100) collects
+// constantly; 400 cut ingest CPU per message by about a quarter in BenchmarkStoreIngest while the
+// idle heap stays a few megabytes.
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
