@@ -193,7 +193,29 @@ func TestBDAT(t *testing.T) {
 	c.expect(250)
 	c.expect(250)
 	id2 := queuedID(t, c.expect(250))
+
 	c.cmd(221, "QUIT")
+
+	// Transfers abandoned with RSET, after an empty and after a non-empty chunk, store nothing.
+	// (Each on its own connection: go-smtp v0.25.1 has a data race when a BDAT transfer follows
+	// an abandoned one on the same connection; see session.Reset.)
+	for _, chunk := range []string{"BDAT 0\r\n", "BDAT 5\r\nabcde"} {
+		c := dial(t, ts.addr)
+		c.cmd(250, "EHLO client.test")
+		c.cmd(250, "MAIL FROM:<a@example.com>")
+		c.cmd(250, "RCPT TO:<b@example.com>")
+		c.write(chunk)
+		c.expect(250)
+		c.cmd(250, "RSET")
+		c.cmd(250, "NOOP")
+		c.cmd(221, "QUIT")
+	}
+	if res, err := ts.store.Search(context.Background(), store.Filter{}, store.Page{}); err != nil || res.Total != 2 {
+		t.Errorf("store holds %d messages (%v), want 2", res.Total, err)
+	}
+	if st := ts.Stats(); st.SMTPAccepted != 2 || st.SMTPRejected != 0 {
+		t.Errorf("Stats %+v: abandoned transfers are neither accepted nor rejected", st)
+	}
 
 	if raw := ts.storedRaw(t, id); !bytes.HasSuffix(raw, []byte(msg)) {
 		t.Errorf("BDAT message stored as:\n%q\nwant suffix\n%q", raw, msg)

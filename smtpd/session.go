@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -37,16 +38,20 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	}, nil
 }
 
-// session is one client's SMTP session. go-smtp calls its methods from the connection's goroutine
-// (and Data, for BDAT, from one more goroutine while the connection's waits), never concurrently.
+// session is one client's SMTP session. go-smtp calls its methods from the connection's goroutine,
+// except Data for BDAT (a goroutine of its own, which an RSET may overlap) and Logout when the
+// server closes the connection: mu guards the mutable fields.
 type session struct {
-	srv      *Server
-	conn     *smtp.Conn
-	remote   string
-	tls      bool
-	username string
+	srv    *Server
+	conn   *smtp.Conn
+	remote string
+	tls    bool
 
+	mu         sync.Mutex
+	username   string
 	inTx       bool
+	helo       string        // the client's HELO/EHLO name when the transaction began
+	dataDone   chan struct{} // closed when the Data call in progress returns; nil when none
 	from       string
 	recipients []string
 }
@@ -64,7 +69,9 @@ func (s *session) AuthMechanisms() []string {
 // Auth returns the SASL server for mech; it records the username the client gives.
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	accept := func(username string) {
+		s.mu.Lock()
 		s.username = username
+		s.mu.Unlock()
 		s.srv.log.Debug("client authenticated", "remote", s.remote, "mechanism", mech, "username", username)
 	}
 	switch mech {
@@ -83,11 +90,14 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 
 // Mail starts a transaction. Any sender is accepted, "" being the null sender.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.endTx()
 	if !s.srv.beginTx() {
 		return errShuttingDown
 	}
 	s.inTx = true
+	s.helo = s.conn.Hostname() // go-smtp sets it on the connection's goroutine, as this runs
 	s.from = from
 	s.recipients = nil
 	return nil
@@ -95,6 +105,8 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 
 // Rcpt adds a recipient; any address is accepted (go-smtp enforces MaxRecipients).
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.recipients = append(s.recipients, to)
 	return nil
 }
@@ -106,15 +118,20 @@ func (s *session) Data(r io.Reader) error {
 	}
 	defer s.srv.endStore()
 
+	done := make(chan struct{})
+	defer close(done)
+	s.mu.Lock()
+	s.dataDone = done
 	env := store.Envelope{
 		MailFrom:   s.from,
 		Recipients: s.recipients,
-		Helo:       s.conn.Hostname(),
+		Helo:       s.helo,
 		RemoteAddr: s.remote,
 		Username:   s.username,
 		TLS:        s.tls,
 		Received:   time.Now(),
 	}
+	s.mu.Unlock()
 	body := &bodyReader{r: r}
 	sum, err := s.srv.store.Add(s.srv.ctx, env, body)
 
@@ -155,7 +172,21 @@ func (s *session) Data(r io.Reader) error {
 }
 
 // Reset abandons the transaction (RSET, a new EHLO, and after each message).
+//
+// An RSET during a BDAT transfer runs while Data is still reading the aborted chunks in its own
+// goroutine; Reset waits for that Data to return (promptly: its reader now fails). go-smtp
+// v0.25.1 lets that goroutine deliver its result through a field the next BDAT transfer
+// reassigns, so a stale result could otherwise answer the next message.
 func (s *session) Reset() {
+	s.mu.Lock()
+	done := s.dataDone
+	s.dataDone = nil
+	s.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.endTx()
 	s.from = ""
 	s.recipients = nil
@@ -163,10 +194,13 @@ func (s *session) Reset() {
 
 // Logout ends the session.
 func (s *session) Logout() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.endTx()
 	return nil
 }
 
+// endTx ends the transaction, if any; s.mu must be held.
 func (s *session) endTx() {
 	if s.inTx {
 		s.inTx = false
