@@ -128,10 +128,11 @@ func TestDurabilityKill(t *testing.T) {
 		t.Fatal("helper did not print its address")
 	}
 
-	const (
-		clients = 8
-		killAt  = 1000 // acknowledged messages before the kill
-	)
+	const clients = 8
+	killAt := 500 // acknowledged messages before the kill
+	if raceEnabled {
+		killAt = 150
+	}
 	var (
 		mu     sync.Mutex
 		acked  = map[string][]byte{} // ID -> the exact bytes sent
@@ -149,7 +150,7 @@ func TestDurabilityKill(t *testing.T) {
 				mu.Lock()
 				acked[id] = msg
 				mu.Unlock()
-				if count.Add(1) >= killAt {
+				if count.Add(1) >= int64(killAt) {
 					once.Do(func() { close(enough) })
 				}
 			})
