@@ -17,7 +17,8 @@ import (
 
 // GenerateCertificate returns a new self-signed certificate (ECDSA P-256, valid for one year) for
 // the given host names and IP addresses, so that STARTTLS and implicit TLS work without setup.
-// The first host is the subject's common name. Clients must be told not to verify it.
+// The first host is the subject's common name. Clients must skip verification or trust this
+// certificate (its Leaf) as a root.
 func GenerateCertificate(hosts ...string) (tls.Certificate, error) {
 	if len(hosts) == 0 {
 		return tls.Certificate{}, errors.New("smtpd: certificate needs at least one host")
