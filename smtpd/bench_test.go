@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,7 +25,8 @@ import (
 // The clients run in a child process (the test binary again, see helperLoad) so that the CPU this
 // process uses is the server's alone: server-ms/msg is this process's user+system CPU (getrusage
 // RUSAGE_SELF) over the timed section divided by the messages, client-ms/msg the child's.
-// A CPU profile (-cpuprofile) likewise shows the server only.
+// A CPU profile (-cpuprofile) likewise shows the server only. Like cmd/letterbox, the server side
+// runs with GOGC=400 unless GOGC is set.
 func BenchmarkSMTPIngest(b *testing.B) {
 	st, err := store.Open(context.Background(), store.Options{
 		Path:   filepath.Join(b.TempDir(), "bench.db"),
@@ -46,6 +49,10 @@ func BenchmarkSMTPIngestDiscard(b *testing.B) {
 }
 
 func benchIngest(b *testing.B, d Deliverer) {
+	// Run with the garbage collector target cmd/letterbox sets, unless GOGC is given.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	srv, err := New(d, Options{Hostname: "bench.test", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
