@@ -261,11 +261,14 @@ async function toggleRead(id) {
 async function deleteMessage(id) {
   if (!id) return;
   const next = (await list.neighbour(id, 1)) || (await list.neighbour(id, -1));
+  deleting.add(id);
   try {
     await api.remove([id]);
   } catch (err) {
     toast('Could not delete: ' + err.message, 'error');
     return;
+  } finally {
+    setTimeout(() => deleting.delete(id), 5000);
   }
   list.removeLocal(id);
   toast('Message deleted');
@@ -275,6 +278,9 @@ async function deleteMessage(id) {
   }
   if (next) list.select(next, { focus: !route.m });
 }
+
+// IDs this page is deleting: their delete events must not close the view first.
+const deleting = new Set();
 
 /** step moves the cursor; with open (or a message open) it opens the neighbour. */
 async function step(delta, open) {
@@ -487,7 +493,7 @@ const live = new Live({
         break;
       case 'delete':
         list.onDelete(d);
-        if (route.m === d.ID) {
+        if (route.m === d.ID && !deleting.has(d.ID)) {
           toast('This message was deleted');
           closeMessage();
         }

@@ -176,6 +176,7 @@ export class MessageList {
     if (typeof d.Read === 'boolean') {
       if (s && s.Read !== d.Read) {
         this.unread += d.Read ? -1 : 1;
+        this.storeUnread = Math.max(0, this.storeUnread + (d.Read ? -1 : 1));
         s.Read = d.Read;
       } else if (!s && !this.query) {
         this.scheduleReload(500); // counts unknown
@@ -198,7 +199,11 @@ export class MessageList {
     this.cache.delete(key);
     this.byId.delete(d.ID);
     this.total = Math.max(0, this.total - 1);
-    if (s && !s.Read) this.unread = Math.max(0, this.unread - 1);
+    this.storeTotal = Math.max(0, this.storeTotal - 1);
+    if (s && !s.Read) {
+      this.unread = Math.max(0, this.unread - 1);
+      this.storeUnread = Math.max(0, this.storeUnread - 1);
+    }
     // Messages newer than the deleted one move down one key.
     const moved = [];
     for (const [k, m] of this.cache) if (k > key) moved.push([k, m]);
@@ -228,6 +233,7 @@ export class MessageList {
     this.byId.clear();
     this.total = this.unread = this.storeTotal = this.storeUnread = 0;
     this.tags = [];
+    this.gone.clear();
     this.loaded = true;
     this.root.scrollTop = 0;
     this.render();

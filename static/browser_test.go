@@ -1,0 +1,493 @@
+package static_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// titleRE is what the inbox's tab title may be: its name, with the unread count.
+var titleRE = regexp.MustCompile(`^(\(\d+\) )?letterbox$`)
+
+func TestLiveArrival(t *testing.T) {
+	s := newStack(t)
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+
+	if got := eval[string](t, ctx, `document.title`); got != "letterbox" {
+		t.Errorf("title of an empty inbox = %q, want letterbox", got)
+	}
+	if !eval[bool](t, ctx, `!document.getElementById('empty').hidden`) {
+		t.Error("an empty inbox shows no instructions")
+	}
+	if got := eval[string](t, ctx, `document.getElementById('empty').textContent`); !strings.Contains(got, "swaks") || !strings.Contains(got, "curl") || !strings.Contains(got, "1025") {
+		t.Errorf("empty inbox help lacks swaks/curl/port: %q", got)
+	}
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
+
+	start := time.Now()
+	s.send(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "Welcome aboard", Text: "Hi there, thanks for signing up."}.bytes())
+	sent := time.Since(start)
+	waitJS(t, ctx, `[...document.querySelectorAll('#list-rows .row-subject')].some(e => e.textContent === 'Welcome aboard')`, 2*time.Second)
+	t.Logf("message visible %v after the SMTP transaction began (SMTP took %v)", time.Since(start), sent)
+
+	if !eval[bool](t, ctx, `window.__noReload === true`) {
+		t.Error("the page reloaded")
+	}
+	if got := eval[string](t, ctx, `document.title`); got != "(1) letterbox" {
+		t.Errorf("title = %q, want (1) letterbox", got)
+	}
+	if !eval[bool](t, ctx, `document.querySelector('#list-rows .row').classList.contains('unread')`) {
+		t.Error("the new message is not shown as unread")
+	}
+	row := eval[map[string]string](t, ctx, `(() => { const r = document.querySelector('#list-rows .row');
+		return {from: r.querySelector('.row-from').textContent, snippet: r.querySelector('.row-snippet').textContent,
+		        tip: r.querySelector('a').title, time: r.querySelector('time').title, size: r.querySelector('.row-size').textContent}; })()`)
+	if row["from"] != "App" || !strings.Contains(row["snippet"], "thanks for signing up") ||
+		!strings.Contains(row["tip"], "dev@example.com") || !strings.HasPrefix(row["time"], "Received ") || row["size"] == "" {
+		t.Errorf("row = %v", row)
+	}
+}
+
+func TestScreenshot(t *testing.T) {
+	if os.Getenv("LETTERBOX_SCREENSHOT") == "" {
+		t.Skip("set LETTERBOX_SCREENSHOT=1 to refresh docs/inbox.png")
+	}
+	s := newStack(t)
+	seedRealistic(t, s)
+	ctx := browser(t, 1440, 900)
+	open(t, ctx, s.url)
+	waitJS(t, ctx, `document.querySelectorAll('#list-rows .row:not(.loading)').length >= 6`, 5*time.Second)
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('Order #10293')).click()`))
+	waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join("..", "docs", "inbox.png")
+	if dir := os.Getenv("LETTERBOX_SCREENSHOT_DIR"); dir != "" {
+		out = filepath.Join(dir, "inbox.png")
+	}
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", out)
+}
+
+// seedRealistic stores a few messages that look like what apps send.
+func seedRealistic(t testing.TB, s *stack) {
+	msgs := []mail{
+		{From: "Acme Billing <billing@acme.test>", To: "Jane Cooper <jane@example.com>", Subject: "Your invoice INV-2024-0042 is ready",
+			Text: "Hi Jane, your invoice for March is attached. Amount due: $1,280.00 by April 15.",
+			Attach: []attachment{{Name: "INV-2024-0042.pdf", Type: "application/pdf", Data: []byte("%PDF-1.4 fake")}}},
+		{From: "Shop <orders@shop.test>", To: "Jane Cooper <jane@example.com>", Subject: "Order #10293 confirmed",
+			Text: "Thanks for your order! We'll email you again when it ships.",
+			HTML: orderHTML, Headers: []string{"X-Tags: orders"}},
+		{From: "GitHub <noreply@github.test>", To: "dev+ci@example.com", Subject: "[acme/api] CI failed on main (a1b2c3d)",
+			Text: "The workflow \"test\" failed on main: 2 failing tests in store_test.go."},
+		{From: "Auth Service <no-reply@auth.acme.test>", To: "jane@example.com", Subject: "Reset your password",
+			Text: "Someone asked to reset the password of your account. Use this link within 30 minutes: https://app.acme.test/reset?token=3f9a2c"},
+		{From: "Newsletter <news@weekly.test>", To: "subscribers@example.com", Subject: "This week: faster builds, smaller images",
+			Text: "Five tips to cut your container images in half, plus a look at the new release.", Headers: []string{"X-Tags: newsletter"}},
+		{From: "Calendar <calendar@acme.test>", To: "team@example.com", Subject: "Invitation: Sprint review @ Thu 14:00",
+			Text: "You have been invited to Sprint review. Join with the link in the invitation.",
+			Attach: []attachment{{Name: "invite.ics", Type: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")}}},
+		{From: "Signup <welcome@acme.test>", To: "new.user+signup@example.com", Subject: "Welcome to Acme, Sam!",
+			Text: "Confirm your email address to finish creating your account."},
+	}
+	for i, m := range msgs {
+		if i%2 == 0 {
+			s.send(t, "bounce@acme.test", []string{"jane@example.com"}, m.bytes())
+		} else {
+			s.add(t, "bounce@acme.test", []string{"jane@example.com"}, m.bytes())
+		}
+	}
+	// Older messages are read.
+	res, err := s.store.Search(t.Context(), storeFilterAll(), storePage(3, 100))
+	if err == nil {
+		var ids []string
+		for _, m := range res.Messages {
+			ids = append(ids, m.ID)
+		}
+		s.store.SetRead(t.Context(), ids, true)
+	}
+	_ = fmt.Sprint
+}
+
+const orderHTML = `<!doctype html><html><body style="margin:0;background:#f4f4f7;font-family:Helvetica,Arial,sans-serif">
+<table width="100%" cellpadding="0" cellspacing="0"><tr><td align="center" style="padding:32px 12px">
+<table width="560" cellpadding="0" cellspacing="0" style="max-width:560px;background:#ffffff;border-radius:10px">
+<tr><td style="padding:28px 32px;background:#111827;border-radius:10px 10px 0 0;color:#fff;font-size:20px;font-weight:bold">Shop</td></tr>
+<tr><td style="padding:28px 32px;color:#111827"><h1 style="margin:0 0 12px;font-size:22px">Thanks for your order!</h1>
+<p style="margin:0 0 20px;color:#4b5563;line-height:1.5">Order <b>#10293</b> is confirmed. We'll email you again when it ships.</p>
+<table width="100%" cellpadding="0" cellspacing="0" style="border-top:1px solid #e5e7eb">
+<tr><td style="padding:12px 0;border-bottom:1px solid #e5e7eb">Wireless keyboard</td><td align="right" style="border-bottom:1px solid #e5e7eb">$89.00</td></tr>
+<tr><td style="padding:12px 0;border-bottom:1px solid #e5e7eb">USB-C cable (2 m)</td><td align="right" style="border-bottom:1px solid #e5e7eb">$12.00</td></tr>
+<tr><td style="padding:12px 0;font-weight:bold">Total</td><td align="right" style="font-weight:bold">$101.00</td></tr></table>
+<p style="margin:24px 0 0"><a href="https://shop.test/orders/10293" style="display:inline-block;padding:12px 20px;background:#4f46e5;color:#fff;border-radius:6px;text-decoration:none">View your order</a></p>
+<img src="https://shop.test/pixel.gif" width="1" height="1" alt="">
+</td></tr></table></td></tr></table></body></html>`
+
+// noOverflow is a JavaScript check that nothing makes the page scroll sideways.
+const noOverflow = `document.documentElement.scrollWidth <= window.innerWidth && document.body.scrollWidth <= window.innerWidth`
+
+// rowsText lists the subjects shown in the list, top to bottom.
+const rowsText = `[...document.querySelectorAll('#list-rows .row:not(.loading) .row-subject')].map(e => e.textContent)`
+
+func TestOpenMessage(t *testing.T) {
+	s := newStack(t)
+	sum := s.add(t, "app@example.com", []string{"dev@example.com"}, mail{
+		Subject: "Your receipt", Text: "Plain receipt text https://shop.test/r/1",
+		HTML:    `<h1>Receipt from HTML</h1><p>Total: <b>$10</b></p><img src="https://tracker.test/p.gif" alt="">`,
+		Attach:  []attachment{{Name: "dot.png", Type: "image/png", Data: onePixelPNG}},
+	}.bytes())
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	if got := eval[string](t, ctx, `document.title`); got != "(1) letterbox" {
+		t.Errorf("title = %q", got)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#list-rows a`)))
+	waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
+
+	frame := eval[map[string]any](t, ctx, `(() => { const f = document.getElementById('html-frame');
+		return {sandbox: f.getAttribute('sandbox'), src: f.getAttribute('src')}; })()`)
+	if frame["sandbox"] != "" {
+		t.Errorf("iframe sandbox = %q, want empty (no permissions)", frame["sandbox"])
+	}
+	if want := "view/" + sum.ID + ".html"; frame["src"] != want {
+		t.Errorf("iframe src = %q, want %q", frame["src"], want)
+	}
+	text, origin := frameText(t, ctx, "/view/"+sum.ID+".html")
+	if !strings.Contains(text, "Receipt from HTML") {
+		t.Errorf("iframe shows %q, want the HTML body", text)
+	}
+	if origin != "null" && origin != "://" {
+		t.Errorf("iframe origin = %q, want an opaque origin", origin)
+	}
+	// Opening marks it read, in the list and in the title.
+	waitJS(t, ctx, `document.title === 'letterbox' && !document.querySelector('#list-rows .row').classList.contains('unread')`, 2*time.Second)
+
+	// Remote content is blocked until asked for, for this message only.
+	if !eval[bool](t, ctx, `!!document.getElementById('remote-btn')`) {
+		t.Error("no button to load the blocked remote image")
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("remote-btn")))
+	if got := eval[string](t, ctx, `document.getElementById('html-frame').getAttribute('src')`); got != "view/"+sum.ID+".html?remote=1" {
+		t.Errorf("after allowing remote content, src = %q", got)
+	}
+	// Preview widths.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`.seg[data-width="phone"]`)))
+	if w := eval[int](t, ctx, `document.getElementById('html-frame').getBoundingClientRect().width`); w != 375 {
+		t.Errorf("phone preview width = %d, want 375", w)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`.seg[data-width="tablet"]`)))
+	if w := eval[int](t, ctx, `document.getElementById('html-frame').getBoundingClientRect().width`); w != 768 {
+		t.Errorf("tablet preview width = %d, want 768", w)
+	}
+
+	tab := func(name, ready string) string {
+		t.Helper()
+		do(t, ctx, chromedp.Click(chromedp.ID("tab-"+name)))
+		waitJS(t, ctx, ready, 3*time.Second)
+		return eval[string](t, ctx, `document.getElementById('panel-`+name+`').textContent`)
+	}
+	if got := tab("text", `!document.getElementById('panel-text').hidden`); !strings.Contains(got, "Plain receipt text") {
+		t.Errorf("Text tab = %q", got)
+	}
+	if !eval[bool](t, ctx, `document.querySelector('#panel-text a').href === 'https://shop.test/r/1' && document.querySelector('#panel-text a').rel.includes('noopener')`) {
+		t.Error("the URL in the text is not a safe link")
+	}
+	if got := tab("headers", `document.querySelectorAll('#panel-headers tr').length > 3`); !strings.Contains(got, "Subject") || !strings.Contains(got, "Your receipt") {
+		t.Errorf("Headers tab = %q", got)
+	}
+	if got := tab("source", `!document.querySelector('#panel-source .source').textContent.startsWith('Loading')`); !strings.Contains(got, "Subject: Your receipt") {
+		t.Errorf("Source tab = %q", got)
+	}
+	if got := eval[string](t, ctx, `document.querySelector('#panel-source a[download]').getAttribute('href')`); got != "api/v1/message/"+sum.ID+"/raw?dl=1" {
+		t.Errorf(".eml link = %q", got)
+	}
+	if got := tab("attachments", `document.querySelectorAll('#panel-attachments .att').length > 0`); !strings.Contains(got, "dot.png") {
+		t.Errorf("Attachments tab = %q", got)
+	}
+	waitJS(t, ctx, `document.querySelector('#panel-attachments img.att-thumb') && document.querySelector('#panel-attachments img.att-thumb').naturalWidth === 1`, 3*time.Second)
+	if got := tab("structure", `document.querySelectorAll('#panel-structure .mime-node').length > 0`); !strings.Contains(got, "multipart/mixed") || !strings.Contains(got, "image/png") {
+		t.Errorf("MIME tab = %q", got)
+	}
+	if got := tab("envelope", `document.querySelectorAll('#panel-envelope .kv-row').length > 0`); !strings.Contains(got, "app@example.com") || !strings.Contains(got, "dev@example.com") {
+		t.Errorf("Envelope tab = %q", got)
+	}
+	// Mark unread again from the toolbar.
+	do(t, ctx, chromedp.Click(chromedp.ID("read-btn")))
+	waitJS(t, ctx, `document.title === '(1) letterbox' && document.querySelector('#list-rows .row').classList.contains('unread')`, 2*time.Second)
+	if m, _ := s.store.Summary(t.Context(), sum.ID); m.Read {
+		t.Error("mark unread did not reach the store")
+	}
+}
+
+func TestHostileMail(t *testing.T) {
+	dir := corpusDir(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "xss-*.eml"))
+	if len(files) == 0 {
+		t.Fatal("no xss-*.eml in the corpus")
+	}
+	s := newStack(t)
+	ctx := browser(t, 1280, 800)
+	dlg := watchDialogs(ctx)
+	open(t, ctx, s.url)
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`localStorage.setItem('canary', 'intact'); window.__canary = 'intact'`))
+	base := eval[string](t, ctx, `location.origin + location.pathname`)
+	storage := eval[string](t, ctx, `JSON.stringify(Object.entries(localStorage).sort())`)
+
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.send(t, "attacker@example.com", []string{"dev@example.com"}, raw)
+	}
+	waitJS(t, ctx, fmt.Sprintf(`document.querySelectorAll('#list-rows .row:not(.loading)').length === %d`, len(files)), 3*time.Second)
+
+	// Open each message and every view of it.
+	for i := range files {
+		id := eval[string](t, ctx, fmt.Sprintf(`document.querySelectorAll('#list-rows a')[%d].dataset.id`, i))
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`performance.clearMarks('letterbox:frame-loaded'); performance.clearMarks('letterbox:open-end')`))
+		do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list-rows li:nth-child(%d) a`, i+1))))
+		waitJS(t, ctx, `performance.getEntriesByName('letterbox:open-end').length > 0 && window.letterbox.viewer.id === '`+id+`'`, 5*time.Second)
+		if eval[bool](t, ctx, `!!document.getElementById('html-frame')`) {
+			waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
+			if eval[bool](t, ctx, `!!document.getElementById('remote-btn')`) {
+				do(t, ctx, chromedp.Evaluate[chromedp.Void](`performance.clearMarks('letterbox:frame-loaded')`), chromedp.Click(chromedp.ID("remote-btn")))
+				waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
+			}
+		}
+		for _, tab := range []string{"text", "headers", "source", "attachments", "structure", "envelope"} {
+			do(t, ctx, chromedp.Click(chromedp.ID("tab-"+tab)))
+		}
+		waitJS(t, ctx, `!document.querySelector('#panel-source .source').textContent.startsWith('Loading')`, 3*time.Second)
+		// Thumbnails (if any) have loaded or failed.
+		waitJS(t, ctx, `[...document.querySelectorAll('#panel-attachments img')].every(i => i.complete)`, 3*time.Second)
+	}
+	// The subject with markup is shown as text.
+	subjects := eval[[]string](t, ctx, rowsText)
+	foundMarkup := false
+	for _, sub := range subjects {
+		if strings.Contains(sub, "<script>alert('subject')</script>") {
+			foundMarkup = true
+		}
+	}
+	if !foundMarkup {
+		t.Errorf("the subject with markup is not shown literally: %q", subjects)
+	}
+
+	// One message refreshes its frame after 5 s: watch a little longer than that for late effects.
+	// This is an observation window, not a wait for something expected.
+	select {
+	case <-dlg.opened:
+	case <-time.After(6 * time.Second):
+	}
+
+	if d := dlg.list(); len(d) > 0 {
+		t.Errorf("dialogs opened: %q", d)
+	}
+	if got := eval[string](t, ctx, `document.title`); !titleRE.MatchString(got) {
+		t.Errorf("title changed to %q", got)
+	}
+	if got := eval[string](t, ctx, `location.origin + location.pathname`); got != base {
+		t.Errorf("location changed from %q to %q", base, got)
+	}
+	if got := eval[string](t, ctx, `JSON.stringify(Object.entries(localStorage).sort())`); got != storage {
+		t.Errorf("localStorage changed from %s to %s", storage, got)
+	}
+	if got := eval[string](t, ctx, `window.__canary`); got != "intact" {
+		t.Errorf("the page was reloaded or replaced (canary %q)", got)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('script').length`); n != 1 {
+		t.Errorf("%d script elements in the inbox, want only the app's", n)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('[onload],[onerror],[onclick],[onmouseover],[onfocus],[ontoggle],object,embed,svg:not(.icon):not(.sprite)').length`); n != 0 {
+		t.Errorf("%d elements with handlers or active content in the inbox", n)
+	}
+	if n := eval[int](t, ctx, `[...document.querySelectorAll('iframe')].filter(f => f.getAttribute('sandbox') !== '').length`); n != 0 {
+		t.Errorf("%d iframes without an empty sandbox", n)
+	}
+	if n := eval[int](t, ctx, `[...document.querySelectorAll('a[href]')].filter(a => !/^(https?:|#|api\/|view\/|$)/.test(a.getAttribute('href'))).length`); n != 0 {
+		t.Errorf("%d links with a dangerous scheme", n)
+	}
+	// The script in one message tried to delete everything through the API.
+	if st, _ := s.store.Stats(t.Context()); st.Total != len(files) {
+		t.Errorf("store holds %d messages, want %d", st.Total, len(files))
+	}
+}
+
+func TestSearch(t *testing.T) {
+	s := newStack(t)
+	s.add(t, "billing@shop.test", []string{"ann@example.com"}, mail{From: "Billing <billing@shop.test>", To: "Ann <ann@example.com>", Subject: "Invoice 1001", Text: "due soon"}.bytes())
+	s.add(t, "billing@shop.test", []string{"bob@example.com"}, mail{From: "Billing <billing@shop.test>", To: "Bob <bob@example.com>", Subject: "Invoice 1002", Text: "due later"}.bytes())
+	s.add(t, "auth@shop.test", []string{"ann@example.com"}, mail{From: "Auth <auth@shop.test>", To: "Ann <ann@example.com>", Subject: "Password reset", Text: "click the link",
+		Attach: []attachment{{Name: "a.txt", Type: "text/plain", Data: []byte("x")}}}.bytes())
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	if n := len(eval[[]string](t, ctx, rowsText)); n != 3 {
+		t.Fatalf("%d rows, want 3", n)
+	}
+	// "/" focuses the search box.
+	do(t, ctx, press("/"))
+	if !eval[bool](t, ctx, `document.activeElement === document.getElementById('q')`) {
+		t.Fatal("/ does not focus the search box")
+	}
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("q"), "subject:invoice\n"))
+	waitJS(t, ctx, rowsText+`.length === 2 && document.getElementById('count').textContent.startsWith('2 matches')`, 3*time.Second)
+	if got := eval[string](t, ctx, `location.hash`); got != "#q=subject%3Ainvoice" {
+		t.Errorf("hash = %q", got)
+	}
+	// Chips add terms to the search.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('q').value = ''; window.letterbox.navigate({q: ''})`))
+	waitJS(t, ctx, rowsText+`.length === 3`, 3*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`.chip[data-term="has:attachment"]`)))
+	waitJS(t, ctx, rowsText+`.length === 1 && `+rowsText+`[0] === 'Password reset'`, 3*time.Second)
+	if !eval[bool](t, ctx, `document.querySelector('.chip[data-term="has:attachment"]').getAttribute('aria-pressed') === 'true' && document.getElementById('q').value === 'has:attachment'`) {
+		t.Error("the chip is not shown as pressed, or the query is not in the search box")
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`.chip[data-term="has:attachment"]`)))
+	waitJS(t, ctx, rowsText+`.length === 3`, 3*time.Second)
+
+	// Clicking a recipient shows only that mailbox.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('Invoice 1002')).click()`))
+	waitJS(t, ctx, `[...document.querySelectorAll('#msg-addrs .addr')].some(b => b.textContent.includes('bob@example.com'))`, 3*time.Second)
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#msg-addrs .addr')].find(b => b.textContent.includes('bob@example.com')).click()`))
+	waitJS(t, ctx, rowsText+`.length === 1 && `+rowsText+`[0] === 'Invoice 1002' && document.getElementById('q').value === 'to:bob@example.com'`, 3*time.Second)
+
+	// A search with no match says so.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.letterbox.navigate({q: 'nothing-matches-this', m: ''})`))
+	waitJS(t, ctx, `!document.getElementById('empty').hidden && document.getElementById('empty').textContent.includes('No messages match')`, 3*time.Second)
+}
+
+func TestDelete(t *testing.T) {
+	s := newStack(t)
+	for i := 1; i <= 4; i++ {
+		s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: fmt.Sprintf("Message %d", i)}.bytes())
+	}
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	// Delete the open message with the toolbar button: the next one opens.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#list-rows li:nth-child(1) a`)))
+	waitJS(t, ctx, `document.getElementById('msg-subject').textContent === 'Message 4'`, 3*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.ID("delete-btn")))
+	waitJS(t, ctx, rowsText+`.join() === 'Message 3,Message 2,Message 1' && document.getElementById('msg-subject').textContent === 'Message 3'`, 3*time.Second)
+	// The Delete key deletes the open message too.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`), press("Delete"))
+	waitJS(t, ctx, rowsText+`.join() === 'Message 2,Message 1'`, 3*time.Second)
+	if st, _ := s.store.Stats(t.Context()); st.Total != 2 {
+		t.Errorf("store holds %d messages, want 2", st.Total)
+	}
+	// A message deleted elsewhere (API, another tab) leaves the list too.
+	res, _ := s.store.Search(t.Context(), storeFilterAll(), storePage(0, 10))
+	if err := s.store.Delete(t.Context(), []string{res.Messages[len(res.Messages)-1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, rowsText+`.join() === 'Message 2'`, 3*time.Second)
+
+	// Delete all asks first.
+	do(t, ctx, chromedp.Click(chromedp.ID("delete-all")))
+	waitJS(t, ctx, `document.getElementById('confirm-dialog').open`, 2*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#confirm-dialog button[value="cancel"]`)))
+	if st, _ := s.store.Stats(t.Context()); st.Total != 1 {
+		t.Fatalf("cancel deleted messages: %d left", st.Total)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("delete-all")))
+	waitJS(t, ctx, `document.getElementById('confirm-dialog').open`, 2*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.ID("confirm-ok")))
+	waitJS(t, ctx, rowsText+`.length === 0 && !document.getElementById('empty').hidden && document.title === 'letterbox'`, 3*time.Second)
+	if st, _ := s.store.Stats(t.Context()); st.Total != 0 {
+		t.Errorf("store holds %d messages after delete all", st.Total)
+	}
+}
+
+func TestKeyboard(t *testing.T) {
+	s := newStack(t)
+	for i := 1; i <= 3; i++ {
+		s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: fmt.Sprintf("Message %d", i)}.bytes())
+	}
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	selected := `document.querySelector('#list-rows .row.selected .row-subject')?.textContent`
+	do(t, ctx, press("j"))
+	waitJS(t, ctx, selected+` === 'Message 3'`, 2*time.Second)
+	do(t, ctx, press("j"))
+	waitJS(t, ctx, selected+` === 'Message 2'`, 2*time.Second)
+	do(t, ctx, press("k"))
+	waitJS(t, ctx, selected+` === 'Message 3'`, 2*time.Second)
+	do(t, ctx, press("Enter"))
+	waitJS(t, ctx, `document.getElementById('msg-subject').textContent === 'Message 3'`, 2*time.Second)
+	// With a message open, j opens the next one.
+	do(t, ctx, press("j"))
+	waitJS(t, ctx, `document.getElementById('msg-subject').textContent === 'Message 2'`, 2*time.Second)
+	do(t, ctx, press("?"))
+	waitJS(t, ctx, `document.getElementById('keys-dialog').open`, 2*time.Second)
+	do(t, ctx, press("Escape"))
+	waitJS(t, ctx, `!document.getElementById('keys-dialog').open`, 2*time.Second)
+	// Escape closes the message.
+	do(t, ctx, press("Escape"))
+	waitJS(t, ctx, `document.getElementById('viewer').hidden && !document.getElementById('placeholder').hidden`, 2*time.Second)
+	// Theme toggle cycles and is remembered.
+	do(t, ctx, chromedp.Click(chromedp.ID("theme-btn")))
+	if got := eval[string](t, ctx, `document.documentElement.dataset.theme + ' ' + localStorage.getItem('letterbox.theme')`); got != "light light" {
+		t.Errorf("theme after one click = %q", got)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("theme-btn")))
+	if got := eval[string](t, ctx, `getComputedStyle(document.body).backgroundColor`); got == "rgb(244, 245, 247)" {
+		t.Errorf("dark theme did not change the background (%s)", got)
+	}
+}
+
+func TestPhoneWidth(t *testing.T) {
+	s := newStack(t)
+	long := strings.Repeat("averyveryverylongunbrokenword", 8)
+	var to []string
+	for i := 0; i < 60; i++ {
+		to = append(to, fmt.Sprintf("Recipient Number %d <recipient.number.%d@a-rather-long-domain-name.example.com>", i, i))
+	}
+	s.add(t, "app@example.com", []string{"dev@example.com"}, mail{
+		Subject: "A long subject line that keeps going " + long, To: strings.Join(to, ", "),
+		Text: "Text " + long, HTML: `<p>Hello ` + long + `</p>`, Headers: []string{"X-Long: " + long},
+		Attach: []attachment{{Name: long + ".pdf", Type: "application/pdf", Data: []byte("x")}},
+	}.bytes())
+	s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "Short", Text: "hi", Headers: []string{"X-Tags: alpha, beta, gamma, delta"}}.bytes())
+	ctx := browser(t, 375, 740)
+	open(t, ctx, s.url)
+	if !eval[bool](t, ctx, noOverflow) {
+		t.Errorf("the list overflows at 375 px: scrollWidth %d", eval[int](t, ctx, `document.documentElement.scrollWidth`))
+	}
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('A long subject')).click()`))
+	waitJS(t, ctx, `!document.getElementById('viewer').hidden && document.querySelector('.list-pane').offsetParent === null`, 3*time.Second)
+	for _, tab := range []string{"html", "text", "headers", "source", "attachments", "structure", "envelope"} {
+		do(t, ctx, chromedp.Click(chromedp.ID("tab-"+tab)))
+		if tab == "source" {
+			waitJS(t, ctx, `!document.querySelector('#panel-source .source').textContent.startsWith('Loading')`, 3*time.Second)
+		}
+		if !eval[bool](t, ctx, noOverflow) {
+			t.Errorf("the %s view overflows at 375 px: scrollWidth %d", tab, eval[int](t, ctx, `document.documentElement.scrollWidth`))
+		}
+		if w := eval[int](t, ctx, `Math.max(...[...document.querySelectorAll('#viewer *')].filter(e => e.offsetParent !== null && !e.closest('.tabs')).map(e => e.getBoundingClientRect().right))`); w > 376 {
+			t.Errorf("the %s view has content reaching %d px", tab, w)
+		}
+	}
+	// The back button returns to the list.
+	do(t, ctx, chromedp.Click(chromedp.ID("back-btn")))
+	waitJS(t, ctx, `document.querySelector('.list-pane').offsetParent !== null && document.getElementById('viewer').hidden`, 3*time.Second)
+}
+
+// onePixelPNG is a 1×1 transparent PNG.
+var onePixelPNG = []byte{
+	0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+	0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+	0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+	0x42, 0x60, 0x82,
+}
