@@ -84,7 +84,7 @@ func TestScreenshot(t *testing.T) {
 func seedRealistic(t testing.TB, s *stack) {
 	msgs := []mail{
 		{From: "Acme Billing <billing@acme.test>", To: "Jane Cooper <jane@example.com>", Subject: "Your invoice INV-2024-0042 is ready",
-			Text: "Hi Jane, your invoice for March is attached. Amount due: $1,280.00 by April 15.",
+			Text:   "Hi Jane, your invoice for March is attached. Amount due: $1,280.00 by April 15.",
 			Attach: []attachment{{Name: "INV-2024-0042.pdf", Type: "application/pdf", Data: []byte("%PDF-1.4 fake")}}},
 		{From: "Shop <orders@shop.test>", To: "Jane Cooper <jane@example.com>", Subject: "Order #10293 confirmed",
 			Text: "Thanks for your order! We'll email you again when it ships.",
@@ -96,7 +96,7 @@ func seedRealistic(t testing.TB, s *stack) {
 		{From: "Newsletter <news@weekly.test>", To: "subscribers@example.com", Subject: "This week: faster builds, smaller images",
 			Text: "Five tips to cut your container images in half, plus a look at the new release.", Headers: []string{"X-Tags: newsletter"}},
 		{From: "Calendar <calendar@acme.test>", To: "team@example.com", Subject: "Invitation: Sprint review @ Thu 14:00",
-			Text: "You have been invited to Sprint review. Join with the link in the invitation.",
+			Text:   "You have been invited to Sprint review. Join with the link in the invitation.",
 			Attach: []attachment{{Name: "invite.ics", Type: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")}}},
 		{From: "Signup <welcome@acme.test>", To: "new.user+signup@example.com", Subject: "Welcome to Acme, Sam!",
 			Text: "Confirm your email address to finish creating your account."},
@@ -144,8 +144,8 @@ func TestOpenMessage(t *testing.T) {
 	s := newStack(t)
 	sum := s.add(t, "app@example.com", []string{"dev@example.com"}, mail{
 		Subject: "Your receipt", Text: "Plain receipt text https://shop.test/r/1",
-		HTML:    `<h1>Receipt from HTML</h1><p>Total: <b>$10</b></p><img src="https://tracker.test/p.gif" alt="">`,
-		Attach:  []attachment{{Name: "dot.png", Type: "image/png", Data: onePixelPNG}},
+		HTML:   `<h1>Receipt from HTML</h1><p>Total: <b>$10</b></p><img src="https://tracker.test/p.gif" alt="">`,
+		Attach: []attachment{{Name: "dot.png", Type: "image/png", Data: onePixelPNG}},
 	}.bytes())
 	ctx := browser(t, 1280, 800)
 	open(t, ctx, s.url)
