@@ -1,15 +1,20 @@
 package static_test
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/letterbox-mail/letterbox/store"
 )
 
 // titleRE is what the inbox's tab title may be: its name, with the unread count.
@@ -59,65 +64,98 @@ func TestScreenshot(t *testing.T) {
 	if os.Getenv("LETTERBOX_SCREENSHOT") == "" {
 		t.Skip("set LETTERBOX_SCREENSHOT=1 to refresh docs/inbox.png")
 	}
+	dir := filepath.Join("..", "docs")
+	extra := false // more views, for reviewing the design
+	if d := os.Getenv("LETTERBOX_SCREENSHOT_DIR"); d != "" {
+		dir, extra = d, true
+	}
+	shot := func(ctx context.Context, name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", filepath.Join(dir, name))
+	}
 	s := newStack(t)
+	if extra {
+		ctx := browser(t, 1280, 800)
+		open(t, ctx, s.url)
+		shot(ctx, "empty.png")
+	}
 	seedRealistic(t, s)
 	ctx := browser(t, 1440, 900)
 	open(t, ctx, s.url)
-	waitJS(t, ctx, `document.querySelectorAll('#list-rows .row:not(.loading)').length >= 6`, 5*time.Second)
+	waitJS(t, ctx, `document.querySelectorAll('#list-rows .row:not(.loading)').length >= 7`, 5*time.Second)
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('Order #10293')).click()`))
 	waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
+	shot(ctx, "inbox.png")
+	if !extra {
+		return
 	}
-	out := filepath.Join("..", "docs", "inbox.png")
-	if dir := os.Getenv("LETTERBOX_SCREENSHOT_DIR"); dir != "" {
-		out = filepath.Join(dir, "inbox.png")
-	}
-	if err := os.WriteFile(out, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", out)
+	do(t, ctx, chromedp.Click(chromedp.ID("theme-btn")), chromedp.Click(chromedp.ID("theme-btn")))
+	waitJS(t, ctx, `document.getAnimations().length === 0`, 3*time.Second)
+	shot(ctx, "inbox-dark.png")
+	do(t, ctx, chromedp.Click(chromedp.ID("tab-headers")))
+	shot(ctx, "headers-dark.png")
+	do(t, ctx, chromedp.Click(chromedp.ID("theme-btn")), chromedp.Click(chromedp.ID("tab-attachments")))
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('INV-2024')).click()`))
+	waitJS(t, ctx, `document.getElementById('msg-subject').textContent.includes('INV-2024') && !document.getElementById('panel-attachments').hidden`, 5*time.Second)
+	shot(ctx, "attachments.png")
+	do(t, ctx, chromedp.Click(chromedp.ID("help-btn")))
+	shot(ctx, "search-help.png")
+	phone := browser(t, 375, 740)
+	open(t, phone, s.url)
+	shot(phone, "phone-list.png")
+	do(t, phone, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('Order #10293')).click()`))
+	waitJS(t, phone, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
+	shot(phone, "phone-message.png")
 }
 
-// seedRealistic stores a few messages that look like what apps send.
+// seedRealistic stores a few messages that look like what apps send, received
+// over the last two days.
 func seedRealistic(t testing.TB, s *stack) {
-	msgs := []mail{
-		{From: "Acme Billing <billing@acme.test>", To: "Jane Cooper <jane@example.com>", Subject: "Your invoice INV-2024-0042 is ready",
+	type item struct {
+		ago  time.Duration
+		read bool
+		m    mail
+	}
+	items := []item{
+		{50 * time.Hour, true, mail{From: "Acme Billing <billing@acme.test>", To: "Jane Cooper <jane@example.com>", Subject: "Your invoice INV-2024-0042 is ready",
 			Text:   "Hi Jane, your invoice for March is attached. Amount due: $1,280.00 by April 15.",
-			Attach: []attachment{{Name: "INV-2024-0042.pdf", Type: "application/pdf", Data: []byte("%PDF-1.4 fake")}}},
-		{From: "Shop <orders@shop.test>", To: "Jane Cooper <jane@example.com>", Subject: "Order #10293 confirmed",
-			Text: "Thanks for your order! We'll email you again when it ships.",
-			HTML: orderHTML, Headers: []string{"X-Tags: orders"}},
-		{From: "GitHub <noreply@github.test>", To: "dev+ci@example.com", Subject: "[acme/api] CI failed on main (a1b2c3d)",
-			Text: "The workflow \"test\" failed on main: 2 failing tests in store_test.go."},
-		{From: "Auth Service <no-reply@auth.acme.test>", To: "jane@example.com", Subject: "Reset your password",
-			Text: "Someone asked to reset the password of your account. Use this link within 30 minutes: https://app.acme.test/reset?token=3f9a2c"},
-		{From: "Newsletter <news@weekly.test>", To: "subscribers@example.com", Subject: "This week: faster builds, smaller images",
-			Text: "Five tips to cut your container images in half, plus a look at the new release.", Headers: []string{"X-Tags: newsletter"}},
-		{From: "Calendar <calendar@acme.test>", To: "team@example.com", Subject: "Invitation: Sprint review @ Thu 14:00",
+			Attach: []attachment{{Name: "INV-2024-0042.pdf", Type: "application/pdf", Data: bytes.Repeat([]byte("%PDF-1.4 "), 4000)}, {Name: "logo.png", Type: "image/png", Data: onePixelPNG}}}},
+		{26 * time.Hour, true, mail{From: "Calendar <calendar@acme.test>", To: "team@example.com", Subject: "Invitation: Sprint review @ Thu 14:00",
 			Text:   "You have been invited to Sprint review. Join with the link in the invitation.",
-			Attach: []attachment{{Name: "invite.ics", Type: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")}}},
-		{From: "Signup <welcome@acme.test>", To: "new.user+signup@example.com", Subject: "Welcome to Acme, Sam!",
-			Text: "Confirm your email address to finish creating your account."},
+			Attach: []attachment{{Name: "invite.ics", Type: "text/calendar", Data: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")}}}},
+		{5 * time.Hour, true, mail{From: "Newsletter <news@weekly.test>", To: "subscribers@example.com", Subject: "This week: faster builds, smaller images",
+			Text: "Five tips to cut your container images in half, plus a look at the new release.", Headers: []string{"X-Tags: newsletter"}}},
+		{3 * time.Hour, true, mail{From: "GitHub <noreply@github.test>", To: "dev+ci@example.com", Subject: "[acme/api] CI failed on main (a1b2c3d)",
+			Text: "The workflow \"test\" failed on main: 2 failing tests in store_test.go."}},
+		{47 * time.Minute, false, mail{From: "Shop <orders@shop.test>", To: "Jane Cooper <jane@example.com>", Subject: "Order #10293 confirmed",
+			Text: "Thanks for your order! We'll email you again when it ships.", HTML: orderHTML, Headers: []string{"X-Tags: orders"}}},
+		{12 * time.Minute, false, mail{From: "Auth Service <no-reply@auth.acme.test>", To: "jane@example.com", Subject: "Reset your password",
+			Text: "Someone asked to reset the password of your account. Use this link within 30 minutes: https://app.acme.test/reset?token=3f9a2c"}},
+		{40 * time.Second, false, mail{From: "Acme <welcome@acme.test>", To: "Sam Lee <sam.lee+signup@example.com>", Subject: "Welcome to Acme, Sam!",
+			Text: "Confirm your email address to finish creating your account. The link expires in 24 hours."}},
 	}
-	for i, m := range msgs {
-		if i%2 == 0 {
-			s.send(t, "bounce@acme.test", []string{"jane@example.com"}, m.bytes())
-		} else {
-			s.add(t, "bounce@acme.test", []string{"jane@example.com"}, m.bytes())
+	var read []string
+	for _, it := range items {
+		it.m.Date = time.Now().Add(-it.ago)
+		sum, err := s.store.Add(t.Context(), store.Envelope{MailFrom: "bounce@acme.test", Recipients: []string{"jane@example.com"},
+			Helo: "app.local", RemoteAddr: "172.18.0.5:51234", Received: it.m.Date}, bytes.NewReader(it.m.bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.read {
+			read = append(read, sum.ID)
 		}
 	}
-	// Older messages are read.
-	res, err := s.store.Search(t.Context(), storeFilterAll(), storePage(3, 100))
-	if err == nil {
-		var ids []string
-		for _, m := range res.Messages {
-			ids = append(ids, m.ID)
-		}
-		s.store.SetRead(t.Context(), ids, true)
+	if err := s.store.SetRead(t.Context(), read, true); err != nil {
+		t.Fatal(err)
 	}
-	_ = fmt.Sprint
 }
 
 const orderHTML = `<!doctype html><html><body style="margin:0;background:#f4f4f7;font-family:Helvetica,Arial,sans-serif">
@@ -490,4 +528,78 @@ var onePixelPNG = []byte{
 	0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
 	0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
 	0x42, 0x60, 0x82,
+}
+
+func TestLongList(t *testing.T) {
+	s := newStack(t)
+	const n = 1000
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				env := store.Envelope{MailFrom: "app@example.com", Recipients: []string{"dev@example.com"}, Received: time.Now().Add(time.Duration(i-n) * time.Minute)}
+				if _, err := s.store.Add(context.Background(), env, bytes.NewReader(mail{Subject: fmt.Sprintf("Message %04d", i)}.bytes())); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	if got := eval[int](t, ctx, `document.querySelectorAll('#list-rows .row').length`); got > 40 {
+		t.Errorf("%d rows in the DOM for %d messages; the list is not virtual", got, n)
+	}
+	if got := eval[string](t, ctx, `document.getElementById('count').textContent`); got != "1,000 messages · 1,000 unread" {
+		t.Errorf("count = %q", got)
+	}
+	lastRow := `(() => { const r = [...document.querySelectorAll('#list-rows .row')].sort((a, b) => b.getBoundingClientRect().top - a.getBoundingClientRect().top)[0];
+		return r.classList.contains('loading') ? '' : r.querySelector('.row-subject').textContent; })()`
+	scroll := func(frac float64) {
+		t.Helper()
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`new Promise(resolve => { const l = document.getElementById('list');
+			l.scrollTop = (l.scrollHeight - l.clientHeight) * %g; requestAnimationFrame(() => requestAnimationFrame(resolve)); })`, frac), chromedp.EvalAwaitPromise))
+		waitJS(t, ctx, `document.querySelectorAll('#list-rows .row.loading').length === 0`, 3*time.Second)
+	}
+	oldest, err := s.store.Search(t.Context(), storeFilterAll(), storePage(n-1, 1))
+	if err != nil || len(oldest.Messages) != 1 {
+		t.Fatalf("oldest message: %v", err)
+	}
+	scroll(1)
+	if got := eval[string](t, ctx, lastRow); got != oldest.Messages[0].Subject {
+		t.Errorf("the last row is %q, want the oldest message %q", got, oldest.Messages[0].Subject)
+	}
+	// New mail while the reader is scrolled down does not move what they see.
+	scroll(0.5)
+	firstVisible := `(() => { const top = document.getElementById('list').getBoundingClientRect().top;
+		const r = [...document.querySelectorAll('#list-rows .row')].find(r => r.getBoundingClientRect().top >= top - 1);
+		return r.querySelector('.row-subject').textContent; })()`
+	before := eval[string](t, ctx, firstVisible)
+	s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "Late arrival"}.bytes())
+	waitJS(t, ctx, `window.letterbox.list.total === 1001`, 3*time.Second)
+	waitJS(t, ctx, `document.querySelectorAll('#list-rows .row.loading').length === 0`, 3*time.Second)
+	if after := eval[string](t, ctx, firstVisible); after != before {
+		t.Errorf("the first visible row changed from %q to %q when a message arrived", before, after)
+	}
+	// Lists taller than the browser allows are scaled; both ends stay reachable.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.letterbox.list.maxHeight = 30000; window.letterbox.list.render()`))
+	if got := eval[int](t, ctx, `document.getElementById('list').scrollHeight`); got > 31000 {
+		t.Errorf("scaled list is %d px high", got)
+	}
+	scroll(1)
+	if got := eval[string](t, ctx, lastRow); got != oldest.Messages[0].Subject {
+		t.Errorf("scaled: the last row is %q, want the oldest message %q", got, oldest.Messages[0].Subject)
+	}
+	scroll(0)
+	if got := eval[string](t, ctx, firstVisible); got != "Late arrival" {
+		t.Errorf("scaled: the first row is %q, want the newest message", got)
+	}
 }

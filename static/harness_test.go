@@ -140,6 +140,7 @@ type mail struct {
 	From, To, Subject, Text, HTML string
 	Headers                       []string
 	Attach                        []attachment
+	Date                          time.Time // zero: now
 }
 
 type attachment struct {
@@ -155,8 +156,11 @@ func (m mail) bytes() []byte {
 	if m.To == "" {
 		m.To = "Dev <dev@example.com>"
 	}
+	if m.Date.IsZero() {
+		m.Date = time.Now()
+	}
 	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.%d@example.com>\r\nMIME-Version: 1.0\r\n",
-		m.From, m.To, m.Subject, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), len(m.Subject))
+		m.From, m.To, m.Subject, m.Date.Format(time.RFC1123Z), time.Now().UnixNano(), len(m.Subject))
 	for _, h := range m.Headers {
 		b.WriteString(h + "\r\n")
 	}

@@ -50,6 +50,7 @@ export class MessageList {
     this.raf = 0;
     this.fetchTimer = 0;
     this.reloadTimer = 0;
+    this.maxHeight = MAX_HEIGHT;
 
     root.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.schedule()).observe(root);
@@ -313,13 +314,13 @@ export class MessageList {
     if (!this.raf) this.raf = requestAnimationFrame(() => this.render());
   }
 
-  scaled() { return this.total * this.rowH > MAX_HEIGHT; }
+  scaled() { return this.total * this.rowH > this.maxHeight; }
 
   geometry() {
     const vh = this.root.clientHeight;
     const full = this.total * this.rowH;
-    const height = Math.min(full, MAX_HEIGHT);
-    const k = full > MAX_HEIGHT && height > vh ? (full - vh) / (height - vh) : 1;
+    const height = Math.min(full, this.maxHeight);
+    const k = full > this.maxHeight && height > vh ? (full - vh) / (height - vh) : 1;
     return { vh, height, k };
   }
 
