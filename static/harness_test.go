@@ -234,8 +234,56 @@ func browser(t testing.TB, width, height int) context.Context {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	// Every test also checks that the inbox itself threw no exception and broke
+	// no rule of its Content-Security-Policy.
+	var mu sync.Mutex
+	var problems []string
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil && d.Exception.Description != "" {
+				msg += " " + d.Exception.Description
+			}
+			mu.Lock()
+			problems = append(problems, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, msg))
+			mu.Unlock()
+		}
+	}()
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder})
+		return err
+	})); err != nil {
+		t.Fatalf("install CSP recorder: %v", err)
+	}
+	t.Cleanup(func() {
+		if ctx.Err() != nil {
+			return
+		}
+		csp, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.top === window && window.__cspViolations ? window.__cspViolations : []`))
+		if err == nil && len(csp) > 0 {
+			t.Errorf("the inbox broke its Content-Security-Policy: %q", csp)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(problems) > 0 {
+			t.Errorf("the inbox threw: %q", problems)
+		}
+	})
 	return ctx
 }
+
+// cspRecorder runs in the inbox before its own scripts and records CSP
+// violations (only in the top document: message frames block things by design).
+const cspRecorder = `if (window.top === window && !window.__cspViolations) {
+	window.__cspViolations = [];
+	document.addEventListener('securitypolicyviolation', e =>
+		window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));
+}`
 
 // dialogs records JavaScript dialogs (alert, confirm, prompt, beforeunload)
 // that open in the tab, dismissing each one.

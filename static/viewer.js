@@ -40,6 +40,10 @@ export class Viewer {
     this.body = $('viewer-body');
     this.loading = $('viewer-loading');
     $('tabs').addEventListener('keydown', (e) => this.tabKeys(e));
+    // A very long subject is clamped; a click shows all of it.
+    $('msg-subject').addEventListener('click', (e) => {
+      if (e.currentTarget.classList.contains('long')) e.currentTarget.classList.toggle('expanded');
+    });
   }
 
   /** open loads and shows a message; the server marks it read. */
@@ -110,8 +114,11 @@ export class Viewer {
   render() {
     const m = this.msg;
     this.panels.clear();
-    $('msg-subject').textContent = m.Subject || '(no subject)';
-    $('msg-subject').classList.toggle('none', !m.Subject);
+    const subj = $('msg-subject');
+    subj.textContent = m.Subject || '(no subject)';
+    subj.classList.toggle('none', !m.Subject);
+    subj.classList.toggle('long', (m.Subject || '').length > 300);
+    subj.classList.remove('expanded');
     this.setRead(true);
     $('eml-link').href = api.paths.raw(m.ID, true);
     $('eml-link').setAttribute('download', (m.ID || 'message') + '.eml');
@@ -370,30 +377,34 @@ export class Viewer {
       panel.append(h('p', { class: 'panel-note', text: 'The server did not send the MIME structure of this message.' }));
       return;
     }
+    // Nesting is drawn for the first levels; deeper parts are listed flat with
+    // their depth, so a hostile 100-level message stays readable.
+    const INDENT = 6;
+    const MAX_NODES = 2000;
     let count = 0;
-    const node = (n, depth) => {
-      count++;
+    const node = (n, depth, out) => {
+      if (count++ >= MAX_NODES) return;
       const bits = [];
       if (n.Charset) bits.push(n.Charset);
       if (n.Disposition) bits.push(n.Disposition);
-      bits.push(fmt.size(n.Size));
+      if (n.Size || !/^multipart\//i.test(n.ContentType || '')) bits.push(fmt.size(n.Size));
       const li = h('li', { class: 'mime-node' },
         h('div', { class: 'mime-line' },
+          depth > INDENT ? h('span', { class: 'mime-depth', title: 'Nesting depth', text: `depth ${depth}` }) : null,
           n.PartID ? h('span', { class: 'mime-id', text: n.PartID }) : null,
-          h('span', { class: 'mime-type', text: n.ContentType }),
+          h('span', { class: 'mime-type', text: n.ContentType || '(no type)' }),
           n.FileName ? h('span', { class: 'mime-file', text: n.FileName }) : null,
-          h('span', { class: 'mime-meta', text: bits.join(' · ') })));
+          bits.length ? h('span', { class: 'mime-meta', text: bits.join(' · ') }) : null));
+      out.append(li);
       const kids = n.Children || [];
-      if (kids.length) {
-        if (depth > 60 || count > 2000) {
-          li.append(h('p', { class: 'panel-note', text: `${kids.length} more nested parts not shown` }));
-        } else {
-          li.append(h('ul', { class: 'mime-tree' }, kids.map((k) => node(k, depth + 1))));
-        }
-      }
-      return li;
+      if (!kids.length) return;
+      const into = depth < INDENT ? li.appendChild(h('ul', { class: 'mime-tree' })) : out;
+      for (const k of kids) node(k, depth + 1, into);
     };
-    panel.append(h('ul', { class: 'mime-tree mime-root' }, node(m.Structure, 0)));
+    const root = h('ul', { class: 'mime-tree mime-root' });
+    node(m.Structure, 0, root);
+    panel.append(root);
+    if (count > MAX_NODES) panel.append(h('p', { class: 'panel-note', text: `Only the first ${MAX_NODES} parts are shown.` }));
   }
 
   // --- Envelope ----------------------------------------------------------------
