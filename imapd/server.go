@@ -1,0 +1,263 @@
+// Package imapd is letterbox's IMAP server: it shows the captured messages of the store to real
+// mail clients (Thunderbird, mutt, mbsync, curl, client libraries) as a single mailbox, INBOX.
+//
+// It is a backend for github.com/emersion/go-imap/v2's imapserver and speaks IMAP4rev1 (RFC 3501)
+// and IMAP4rev2 (RFC 9051) with STARTTLS, AUTHENTICATE PLAIN (RFC 4616), SASL-IR (RFC 4959),
+// IDLE (RFC 2177), NAMESPACE (RFC 2342), UIDPLUS (RFC 4315, UID EXPUNGE), ESEARCH (RFC 4731),
+// SEARCHRES (RFC 5182), LIST-STATUS (RFC 5819), STATUS=SIZE (RFC 8438), UNSELECT (RFC 3691) and
+// ENABLE (RFC 5161).
+//
+// Mailboxes and logins: any username and password are accepted unless Options.AuthFile names an
+// htpasswd file (bcrypt entries). A username that is an email address (it contains "@") sees only
+// the messages sent to that address (an envelope recipient or in To, Cc or Bcc); any other
+// username sees every message.
+//
+// State: UIDs are the store's integer keys and UIDVALIDITY is the store's, so both are stable for
+// a database. \Seen is the store's read state, shared with the web inbox and the API. \Deleted is
+// kept in this server's memory (shared by every connection, lost on restart) until EXPUNGE or
+// CLOSE deletes the message from the store, which deletes it everywhere. Other flags are not
+// kept. Changes made elsewhere (new messages, deletions, read state) reach selected and idling
+// clients as EXISTS, EXPUNGE and FETCH FLAGS as soon as the store commits them.
+//
+// SEARCH runs on the store's search (its full-text index); text keys therefore match at the start
+// of words, as the web inbox's search does, rather than anywhere inside a word.
+package imapd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/letterbox-mail/letterbox/store"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("imapd: server closed")
+
+// Store is what the IMAP server needs from the message store. *store.Store implements it.
+type Store interface {
+	// Index lists the messages f selects, oldest first.
+	Index(ctx context.Context, f store.Filter) ([]store.Entry, error)
+	// Search returns a page of the messages f selects, newest first.
+	Search(ctx context.Context, f store.Filter, p store.Page) (store.Result, error)
+	// Raw returns a message's exact bytes; store.ErrNotFound when it is gone.
+	Raw(ctx context.Context, id string) ([]byte, error)
+	// SetRead changes the read state of messages.
+	SetRead(ctx context.Context, ids []string, read bool) error
+	// Delete deletes messages.
+	Delete(ctx context.Context, ids []string) error
+	// Subscribe returns a subscription to change events.
+	Subscribe(buffer int) *store.Subscription
+	// UIDValidity is the IMAP UIDVALIDITY of the database.
+	UIDValidity() uint32
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Options configure a Server. The zero value is valid apart from Store.
+type Options struct {
+	// Store holds the messages. Required.
+	Store Store
+	// TLSConfig enables STARTTLS. nil means STARTTLS is not offered (cmd/letterbox passes the
+	// certificate SMTP uses).
+	TLSConfig *tls.Config
+	// AuthFile is an htpasswd file with bcrypt entries (htpasswd -B). "" accepts any username
+	// and password.
+	AuthFile string
+	// Logger receives the server's log records, tagged component=imapd. nil discards them.
+	Logger *slog.Logger
+}
+
+// eventBuffer is how many store events may wait for the dispatcher before the subscription is
+// dropped; a dropped subscription is replaced and every open mailbox resynchronised.
+const eventBuffer = 8192
+
+// Server is an IMAP server over the store. Its methods are safe for concurrent use.
+type Server struct {
+	store Store
+	log   *slog.Logger
+	auth  *htpasswd // nil: any credentials
+	imap  *imapserver.Server
+
+	ctx    context.Context // for store calls; cancelled by Close
+	cancel context.CancelFunc
+
+	mu           sync.Mutex
+	listeners    map[net.Listener]struct{}
+	sessions     map[*session]struct{}
+	mailboxes    map[string]*mailbox // open mailboxes by recipient ("" = every message)
+	shuttingDown bool
+	closed       bool
+	idle         chan struct{} // closed and replaced when the last session ends
+	events       *store.Subscription
+	eventsDone   chan struct{}
+
+	// flagMu guards deleted: the \Deleted flags, by UID, shared by every mailbox.
+	flagMu  sync.Mutex
+	deleted map[imap.UID]struct{}
+}
+
+// New returns a Server over opts.Store. It fails when Store is nil or AuthFile cannot be read.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("imapd: no store")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "imapd")
+	s := &Server{
+		store:     opts.Store,
+		log:       logger,
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+		mailboxes: map[string]*mailbox{},
+		idle:      make(chan struct{}),
+		deleted:   map[imap.UID]struct{}{},
+	}
+	if opts.AuthFile != "" {
+		h, err := loadHtpasswd(opts.AuthFile)
+		if err != nil {
+			return nil, err
+		}
+		s.auth = h
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.imap = imapserver.New(&imapserver.Options{
+		NewSession: s.newSession,
+		Caps: imap.CapSet{
+			imap.CapIMAP4rev1:  {},
+			imap.CapIMAP4rev2:  {},
+			imap.CapNamespace:  {},
+			imap.CapUIDPlus:    {},
+			imap.CapESearch:    {},
+			imap.CapSearchRes:  {},
+			imap.CapListStatus: {},
+			imap.CapStatusSize: {},
+			imap.CapChildren:   {},
+		},
+		Logger:       errorLog{s.log},
+		TLSConfig:    opts.TLSConfig,
+		InsecureAuth: true, // a catcher for developers: plain LOGIN on loopback must work
+	})
+	return s, nil
+}
+
+// errorLog adapts the slog logger to imapserver.Logger.
+type errorLog struct{ log *slog.Logger }
+
+func (l errorLog) Printf(format string, args ...any) {
+	l.log.Warn(fmt.Sprintf(format, args...))
+}
+
+// Serve accepts connections on l and serves each in its own goroutine until Shutdown or Close,
+// then returns ErrServerClosed; any other accept failure is returned. l is closed when Serve
+// returns. A listener from tls.NewListener serves implicit TLS (IMAPS); STARTTLS is then not
+// offered. Serve may be called for several listeners at once.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.shuttingDown || s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		l.Close()
+	}()
+	err := s.imap.Serve(l)
+	s.mu.Lock()
+	stopped := s.shuttingDown || s.closed
+	s.mu.Unlock()
+	if stopped || err == nil {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("imapd: %w", err)
+}
+
+// Shutdown stops accepting connections, says BYE to every client (after the response being
+// written, if any) and waits for the connections to end, or for ctx to be done; then it closes
+// whatever is left as Close does.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shuttingDown = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	sessions := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	idle := s.idle
+	empty := len(s.sessions) == 0
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		go sess.conn.Bye("letterbox is shutting down")
+	}
+	if !empty {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			s.Close()
+			return fmt.Errorf("imapd: shutdown: %w", ctx.Err())
+		}
+	}
+	return s.Close()
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed, s.shuttingDown = true, true
+	for l := range s.listeners {
+		l.Close()
+	}
+	events, done := s.events, s.eventsDone
+	s.mu.Unlock()
+	s.cancel()
+	s.imap.Close() // closes the connections; its error only says it was closed before
+	if events != nil {
+		events.Close()
+		<-done
+	}
+	return nil
+}
+
+// newSession is imapserver's NewSession hook: one session per connection.
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shuttingDown || s.closed {
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "letterbox is shutting down"}
+	}
+	sess := &session{srv: s, conn: c, log: s.log.With("remote", c.NetConn().RemoteAddr().String())}
+	s.sessions[sess] = struct{}{}
+	return sess, nil, nil
+}
+
+// endSession forgets a session that closed.
+func (s *Server) endSession(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, sess)
+	if len(s.sessions) == 0 {
+		close(s.idle)
+		s.idle = make(chan struct{})
+	}
+}
