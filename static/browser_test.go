@@ -655,3 +655,65 @@ func TestCorpus(t *testing.T) {
 		t.Error("no corpus message showed parse problems; the Problems view went untested")
 	}
 }
+
+// TestAccessibility checks what can be checked mechanically: every control
+// has a name, text has WCAG AA contrast in both themes, and the list and the
+// tabs are reachable and operable from the keyboard.
+func TestAccessibility(t *testing.T) {
+	s := newStack(t)
+	seedRealistic(t, s)
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#list-rows a')].find(a => a.textContent.includes('INV-2024')).click()`))
+	waitJS(t, ctx, `document.getElementById('msg-subject').textContent.includes('INV-2024')`, 3*time.Second)
+
+	unnamed := eval[[]string](t, ctx, `[...document.querySelectorAll('button, a[href], input, [role=tab]')]
+		.filter(e => e.offsetParent !== null || e.getClientRects().length)
+		.filter(e => !(e.textContent.trim() || e.getAttribute('aria-label') || e.title || (e.labels && e.labels.length) || e.getAttribute('aria-labelledby')))
+		.map(e => e.outerHTML.slice(0, 80))`)
+	if len(unnamed) > 0 {
+		t.Errorf("controls without an accessible name: %q", unnamed)
+	}
+
+	const contrast = `(() => {
+		const lum = c => { const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+		const bg = e => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; if (!/rgba\(.*, 0\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255,255,255)'; };
+		const bad = [];
+		for (const sel of ['.row-from', '.row-subject', '.row-snippet', '.row-time', '.row-size', '.count', '.chip', '.tab', '.tab[aria-selected=true]',
+			'.addr-name', '.addr-email', '.addr-row dt', '.btn-ghost', '.btn-danger', '.conn', '.tag', '.seg', '.search input', '.att-meta', '.kv-row dt']) {
+			for (const e of [...document.querySelectorAll(sel)].slice(0, 3)) {
+				if (!e.getClientRects().length) continue;
+				const a = lum(getComputedStyle(e).color), b = lum(bg(e));
+				const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+				if (ratio < 4.5) bad.push(sel + ' ' + ratio.toFixed(2) + ':1');
+			}
+		}
+		return bad; })()`
+	// The check itself must see bad contrast.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => { const p = document.createElement('span'); p.className = 'count'; p.id = 'probe';
+		p.textContent = 'probe'; p.style.color = '#c8c8c8'; document.querySelector('.list-meta').prepend(p); })()`))
+	if bad := eval[[]string](t, ctx, contrast); len(bad) == 0 {
+		t.Error("the contrast check does not notice light grey on white")
+	}
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('probe').remove()`))
+	for _, theme := range []string{"light", "dark"} {
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.theme = '`+theme+`'`))
+		waitJS(t, ctx, `document.getAnimations().length === 0`, 3*time.Second)
+		for _, tab := range []string{"attachments", "envelope"} {
+			do(t, ctx, chromedp.Click(chromedp.ID("tab-"+tab)))
+			if bad := eval[[]string](t, ctx, contrast); len(bad) > 0 {
+				t.Errorf("%s theme, %s view: text below 4.5:1 contrast: %q", theme, tab, bad)
+			}
+		}
+	}
+
+	// Tab from the search box reaches the list, and the list has one tab stop.
+	if n := eval[int](t, ctx, `document.querySelectorAll('#list-rows a[tabindex="0"]').length`); n != 1 {
+		t.Errorf("%d rows are tab stops, want 1 (roving tabindex)", n)
+	}
+	// Arrow keys move between tabs.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('tab-text').click(); document.getElementById('tab-text').focus()`), press("ArrowRight"))
+	if got := eval[string](t, ctx, `document.activeElement.id + ' ' + document.activeElement.getAttribute('aria-selected')`); got != "tab-headers true" {
+		t.Errorf("after ArrowRight on the Text tab, focus is on %q", got)
+	}
+}

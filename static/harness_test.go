@@ -455,8 +455,10 @@ func frameText(t testing.TB, ctx context.Context, urlPart string) (text, origin 
 // the way a shortcut reaches the page.
 func press(key string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		code := map[string]string{"Enter": "Enter", "Delete": "Delete", "Escape": "Escape", "/": "Slash", "?": "Slash"}[key]
-		vk := map[string]int64{"Enter": 13, "Delete": 46, "Escape": 27, "/": 191, "?": 191}[key]
+		code := map[string]string{"Enter": "Enter", "Delete": "Delete", "Escape": "Escape", "/": "Slash", "?": "Slash",
+			"ArrowRight": "ArrowRight", "ArrowLeft": "ArrowLeft", "ArrowDown": "ArrowDown", "ArrowUp": "ArrowUp"}[key]
+		vk := map[string]int64{"Enter": 13, "Delete": 46, "Escape": 27, "/": 191, "?": 191,
+			"ArrowLeft": 37, "ArrowUp": 38, "ArrowRight": 39, "ArrowDown": 40}[key]
 		if code == "" && len(key) == 1 {
 			code = "Key" + strings.ToUpper(key)
 			vk = int64(strings.ToUpper(key)[0])

@@ -154,7 +154,7 @@ export class Viewer {
         'aria-selected': 'false', tabindex: '-1', class: 'tab', dataset: { tab: id },
         onclick: () => this.show(id, true),
       }, label, n ? h('span', { class: 'tab-count', text: String(n) }) : null));
-      panelsEl.append(h('div', { role: 'tabpanel', id: 'panel-' + id, class: 'panel panel-' + id, 'aria-labelledby': 'tab-' + id, hidden: true }));
+      panelsEl.append(h('div', { role: 'tabpanel', id: 'panel-' + id, class: 'panel panel-' + id, 'aria-labelledby': 'tab-' + id, tabindex: '0', hidden: true }));
     }
     const want = tabs.some((t) => t[0] === this.tab) && this.tab !== 'problems' ? this.tab : tabs[0][0];
     this.show(want, false);
