@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/letterbox-mail/letterbox/imapd"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
 )
@@ -28,6 +29,18 @@ func buildServers(cfg *config, st *store.Store, tlsCfg *tls.Config, hostname str
 		}
 		if cfg.SMTPS != off {
 			eps = append(eps, endpoint{name: "smtps", addr: cfg.SMTPS, srv: srv, tls: true})
+		}
+	}
+	if cfg.IMAP != off || cfg.IMAPS != off {
+		srv, err := imapd.New(imapd.Options{Store: st, TLSConfig: tlsCfg, AuthFile: cfg.ReadAuthFile, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("imap: %w", err)
+		}
+		if cfg.IMAP != off {
+			eps = append(eps, endpoint{name: "imap", addr: cfg.IMAP, srv: srv})
+		}
+		if cfg.IMAPS != off {
+			eps = append(eps, endpoint{name: "imaps", addr: cfg.IMAPS, srv: srv, tls: true})
 		}
 	}
 	return eps, nil
