@@ -287,7 +287,7 @@ async function step(delta, open) {
   const from = list.selectedId || route.m;
   const id = await list.neighbour(from, delta);
   if (!id) return;
-  if (open || (route.m && !narrow.matches)) navigate({ m: id }, { replace: true });
+  if (open || route.m) navigate({ m: id }, { replace: true });
   else list.select(id, { focus: true });
 }
 

@@ -717,3 +717,31 @@ func TestAccessibility(t *testing.T) {
 		t.Errorf("after ArrowRight on the Text tab, focus is on %q", got)
 	}
 }
+
+// TestReconnect cuts the connection under the page: it says so, reconnects
+// with backoff, and reloads the list to pick up what it missed.
+func TestReconnect(t *testing.T) {
+	s := newStack(t)
+	s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "Before the outage"}.bytes())
+	p := newProxy(t, strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/"))
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, p.url())
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
+
+	p.cut(true)
+	waitJS(t, ctx, `document.getElementById('conn').dataset.state === 'waiting'`, 5*time.Second)
+	if got := eval[string](t, ctx, `document.getElementById('conn').textContent`); !strings.Contains(got, "Offline") {
+		t.Errorf("status while down = %q", got)
+	}
+	// Mail that arrives during the outage produces events nobody receives.
+	s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "During the outage"}.bytes())
+	p.up()
+	waitJS(t, ctx, `document.getElementById('conn').dataset.state === 'open'`, 10*time.Second)
+	waitJS(t, ctx, rowsText+`.join() === 'During the outage,Before the outage'`, 3*time.Second)
+	if !eval[bool](t, ctx, `window.__noReload === true`) {
+		t.Error("the page reloaded instead of reconnecting")
+	}
+	// And it is live again.
+	s.send(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "After the outage"}.bytes())
+	waitJS(t, ctx, rowsText+`[0] === 'After the outage'`, 2*time.Second)
+}

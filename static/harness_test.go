@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -476,4 +477,78 @@ func press(key string) chromedp.Action[chromedp.Void] {
 		}
 		return chromedp.Void{}, nil
 	}
+}
+
+// tcpProxy forwards loopback connections to a server and can cut them all,
+// to test how the page lives through a lost connection.
+type tcpProxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	down   bool
+}
+
+func newProxy(t testing.TB, target string) *tcpProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{l: l, target: target, conns: map[net.Conn]struct{}{}}
+	t.Cleanup(func() { l.Close(); p.cut(true) })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			down := p.down
+			if !down {
+				p.conns[c] = struct{}{}
+			}
+			p.mu.Unlock()
+			if down {
+				c.Close()
+				continue
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *tcpProxy) serve(c net.Conn) {
+	b, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[b] = struct{}{}
+	p.mu.Unlock()
+	go func() { io.Copy(b, c); b.Close() }()
+	io.Copy(c, b)
+	c.Close()
+}
+
+// url is the proxied address of the inbox.
+func (p *tcpProxy) url() string { return "http://" + p.l.Addr().String() + "/" }
+
+// cut closes every open connection; with stayDown, new ones are refused until up.
+func (p *tcpProxy) cut(stayDown bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = stayDown
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *tcpProxy) up() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
 }
