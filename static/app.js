@@ -97,6 +97,7 @@ function listChanged() {
       : `${n.toLocaleString()} ${n === 1 ? 'message' : 'messages'}${list.unread ? ` · ${list.unread.toLocaleString()} unread` : ''}`;
   $('delete-all-text').textContent = route.q ? 'Delete matches' : 'Delete all';
   $('delete-all').disabled = n === 0;
+  $('delete-all').hidden = !!config.HideDeleteAllButton;
   $('mark-all-read').disabled = list.unread === 0;
   const unread = list.storeUnread;
   const name = config.Label ? `${config.Label} · letterbox` : 'letterbox';
@@ -172,7 +173,7 @@ function updateTagChips() {
 function smtpAddress() {
   let host = location.hostname || 'localhost';
   let port = '1025';
-  const a = config.SMTPAddress || (config.SMTP && (config.SMTP.Address || config.SMTP.Addr)) || '';
+  const a = config.SMTPAddr || '';
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(String(a));
   if (m) {
     port = m[2];

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,8 +33,9 @@ func TestLiveArrival(t *testing.T) {
 	if !eval[bool](t, ctx, `!document.getElementById('empty').hidden`) {
 		t.Error("an empty inbox shows no instructions")
 	}
-	if got := eval[string](t, ctx, `document.getElementById('empty').textContent`); !strings.Contains(got, "swaks") || !strings.Contains(got, "curl") || !strings.Contains(got, "1025") {
-		t.Errorf("empty inbox help lacks swaks/curl/port: %q", got)
+	_, port, _ := net.SplitHostPort(s.smtp)
+	if got := eval[string](t, ctx, `document.getElementById('empty').textContent`); !strings.Contains(got, "swaks --server 127.0.0.1:"+port) || !strings.Contains(got, "curl -sS smtp://127.0.0.1:"+port) {
+		t.Errorf("empty inbox help lacks swaks/curl with the SMTP address %s: %q", s.smtp, got)
 	}
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
 
@@ -744,4 +747,29 @@ func TestReconnect(t *testing.T) {
 	// And it is live again.
 	s.send(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "After the outage"}.bytes())
 	waitJS(t, ctx, rowsText+`[0] === 'After the outage'`, 2*time.Second)
+}
+
+// TestOnboardingCommands runs the swaks and curl one-liners that the empty
+// inbox shows, exactly as a user would paste them, and expects their mail.
+func TestOnboardingCommands(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "swaks"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is required: %v", tool, err)
+			}
+			t.Skipf("skipping: %s not installed", tool)
+		}
+	}
+	s := newStack(t)
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	waitJS(t, ctx, `document.querySelectorAll('#empty .snippet code').length === 2`, 3*time.Second)
+	cmds := eval[[]string](t, ctx, `[...document.querySelectorAll('#empty .snippet code')].map(c => c.textContent)`)
+	for _, cmd := range cmds {
+		out, err := exec.CommandContext(t.Context(), "bash", "-c", cmd).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	waitJS(t, ctx, rowsText+`.sort().join() === 'Hello from curl,Hello from swaks'`, 3*time.Second)
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/letterbox-mail/letterbox/store"
 )
 
-func fakeAPI(st *store.Store) http.Handler {
+func fakeAPI(st *store.Store, smtpAddr string) http.Handler {
 	mux := http.NewServeMux()
 	sub, _ := fs.Sub(static.Files, ".")
 	files := http.FileServerFS(sub)
@@ -165,7 +165,7 @@ func fakeAPI(st *store.Store) http.Handler {
 		w.Write([]byte(m.HTML))
 	})
 	mux.HandleFunc("GET /api/v1/webui", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{"Label": ""})
+		writeJSON(w, map[string]any{"Label": "", "SMTPAddr": smtpAddr})
 	})
 	up := websocket.Upgrader{}
 	mux.HandleFunc("GET /api/events", func(w http.ResponseWriter, r *http.Request) {

@@ -87,7 +87,7 @@ func newStackAt(t testing.TB, path string) *stack {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	hs := httptest.NewServer(fakeAPI(st))
+	hs := httptest.NewServer(fakeAPI(st, l.Addr().String()))
 	t.Cleanup(hs.Close)
 	return &stack{store: st, smtp: l.Addr().String(), url: hs.URL + "/"}
 }
