@@ -47,7 +47,9 @@ func TestSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	date := func(d int) time.Time { return time.Date(2024, 3, d, 0, 0, 0, 0, time.UTC) }
-	hdr := func(k, v string) []imap.SearchCriteriaHeaderField { return []imap.SearchCriteriaHeaderField{{Key: k, Value: v}} }
+	hdr := func(k, v string) []imap.SearchCriteriaHeaderField {
+		return []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}
+	}
 	all := u(m1, m2, m3, m4)
 
 	cases := []struct {
