@@ -189,7 +189,8 @@ func (c *session) fetch(i int) ([]byte, bool) {
 	return raw, true
 }
 
-// cmdRetr answers RETR n and marks the message read in the store once it has been sent.
+// cmdRetr answers RETR n. The message is marked read in the store before it is sent, so that
+// whoever looks at the store once the client has it (the web inbox, a test) sees it read.
 func (c *session) cmdRetr(arg string) {
 	i, ok := c.pick(strings.TrimSpace(arg))
 	if !ok {
@@ -199,16 +200,15 @@ func (c *session) cmdRetr(arg string) {
 	if !ok {
 		return
 	}
+	if !c.msgs[i].read {
+		if err := c.srv.store.SetRead(c.srv.ctx, []string{c.msgs[i].id}, true); err != nil {
+			c.log.Error("mark message read", "id", c.msgs[i].id, "err", err)
+		} else {
+			c.msgs[i].read = true
+		}
+	}
 	c.reply(fmt.Sprintf("+OK %d octets", len(raw)))
 	writeMessage(c.w, raw, -1)
-	if err := c.w.Flush(); err != nil || c.msgs[i].read {
-		return
-	}
-	if err := c.srv.store.SetRead(c.srv.ctx, []string{c.msgs[i].id}, true); err != nil {
-		c.log.Error("mark message read", "id", c.msgs[i].id, "err", err)
-		return
-	}
-	c.msgs[i].read = true
 }
 
 // cmdTop answers TOP n k: the header, the blank line and k lines of the body. It does not mark

@@ -35,18 +35,18 @@ const floodLimit = 1 << 20
 
 // session is one client connection.
 type session struct {
-	srv    *Server
-	raw    net.Conn // the accepted connection
-	conn   net.Conn // raw, or the TLS connection over it
-	r      *bufio.Reader
-	w      *bufio.Writer
-	log    *slog.Logger
-	isTLS  bool
-	state  state
-	user   string // from USER, waiting for PASS
-	stamp  string // APOP timestamp in the greeting; "" when APOP is not offered
-	login  string // the authenticated username
-	msgs   []message
+	srv   *Server
+	raw   net.Conn // the accepted connection
+	conn  net.Conn // raw, or the TLS connection over it
+	r     *bufio.Reader
+	w     *bufio.Writer
+	log   *slog.Logger
+	isTLS bool
+	state state
+	user  string // from USER, waiting for PASS
+	stamp string // APOP timestamp in the greeting; "" when APOP is not offered
+	login string // the authenticated username
+	msgs  []message
 
 	mu   sync.Mutex
 	idle bool // waiting for a command
