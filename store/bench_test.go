@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -15,18 +14,6 @@ import (
 	"github.com/jhillyerd/enmime/v2"
 	"github.com/letterbox-mail/letterbox/store"
 )
-
-// message4K is a realistic 4 KB multipart/alternative message (text and HTML).
-func message4K(i int) []byte {
-	para := "Thank you for your order. Your items will ship soon and you can track them from your account page at any time. "
-	text := strings.Repeat(para, 14)
-	html := "<html><body><p>" + strings.Repeat(para+"<b>details</b> ", 13) + "</p></body></html>"
-	return []byte(fmt.Sprintf("From: Shop <orders@shop.example>\r\nTo: Customer %d <customer%d@example.org>\r\n"+
-		"Subject: Your order #%d has shipped\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <order-%d@shop.example>\r\n"+
-		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"+
-		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n--b1--\r\n",
-		i, i, i, i, text, html))
-}
 
 // BenchmarkStoreIngest measures Add with 16 concurrent callers, durable (synchronous=FULL), no network.
 // It runs with the garbage collector target cmd/letterbox sets (GOGC=400) unless GOGC is given.
@@ -44,7 +31,7 @@ func BenchmarkStoreIngest(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := int(n.Add(1))
-			if _, err := s.Add(ctx, store.Envelope{MailFrom: "orders@shop.example", Recipients: []string{fmt.Sprintf("customer%d@example.org", i)}}, bytes.NewReader(message4K(i))); err != nil {
+			if _, err := s.Add(ctx, store.Envelope{MailFrom: "orders@shop.example", Recipients: []string{fmt.Sprintf("customer%d@example.org", i)}}, bytes.NewReader(store.Message4K(i))); err != nil {
 				b.Error(err)
 				return
 			}
@@ -66,7 +53,7 @@ func processCPU() time.Duration {
 // BenchmarkParse measures enmime on the 4 KB message with the options the store uses, and with
 // charset detection left on, to show what that option saves.
 func BenchmarkParse(b *testing.B) {
-	raw := message4K(1)
+	raw := store.Message4K(1)
 	for _, c := range []struct {
 		name string
 		p    *enmime.Parser

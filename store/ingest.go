@@ -610,6 +610,7 @@ func (ins *inserts) insert(ctx context.Context, tx dbtx, rec *record) (Summary, 
 		return Summary{}, fmt.Errorf("store: insert message: %w", err)
 	}
 	sum.UID = uid
+	rec.sum.UID = uid
 	if _, err := ins.content.ExecContext(ctx, uid, rec.rawZ, rec.bodyZ); err != nil {
 		return Summary{}, fmt.Errorf("store: insert content: %w", err)
 	}
@@ -628,9 +629,19 @@ func (ins *inserts) insert(ctx context.Context, tx dbtx, rec *record) (Summary, 
 			return Summary{}, fmt.Errorf("store: insert tag: %w", err)
 		}
 	}
-	f := rec.fts
-	if _, err := ins.fts.ExecContext(ctx, uid, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments); err != nil {
-		return Summary{}, fmt.Errorf("store: index: %w", err)
-	}
 	return sum, nil
+}
+
+// index adds the full-text rows of records already inserted. The writer runs it once per batch,
+// after every other insert: FTS5 flushes its pending index data to disk whenever a later
+// statement opens a statement savepoint, so indexing last keeps the batch's index data in
+// memory until the commit writes it as one segment.
+func (ins *inserts) index(ctx context.Context, recs []*record) error {
+	for _, rec := range recs {
+		f := rec.fts
+		if _, err := ins.fts.ExecContext(ctx, rec.sum.UID, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments); err != nil {
+			return fmt.Errorf("store: index: %w", err)
+		}
+	}
+	return nil
 }

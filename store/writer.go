@@ -184,6 +184,14 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 			s.log.Error("rollback failed", "err", err)
 		}
 	}
+	// Messages are indexed after the other inserts, just before a change (which may delete them)
+	// or the commit.
+	var unindexed []*record
+	index := func() error {
+		err := ins.index(ctx, unindexed)
+		unindexed = unindexed[:0]
+		return err
+	}
 	for i, req := range batch {
 		if req.rec != nil {
 			sum, err := ins.insert(ctx, conn, req.rec)
@@ -191,15 +199,24 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 				rollback()
 				return results, nil, err
 			}
+			unindexed = append(unindexed, req.rec)
 			results[i].summary = sum
 			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
 			continue
+		}
+		if err := index(); err != nil {
+			rollback()
+			return results, nil, err
 		}
 		var err error
 		if events[i], err = req.change(ctx, conn); err != nil {
 			rollback()
 			return results, nil, err
 		}
+	}
+	if err := index(); err != nil {
+		rollback()
+		return results, nil, err
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		rollback()

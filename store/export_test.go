@@ -1,0 +1,18 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Message4K is a realistic 4 KB multipart/alternative message (text and HTML), the benchmarks' load.
+func Message4K(i int) []byte {
+	para := "Thank you for your order. Your items will ship soon and you can track them from your account page at any time. "
+	text := strings.Repeat(para, 14)
+	html := "<html><body><p>" + strings.Repeat(para+"<b>details</b> ", 13) + "</p></body></html>"
+	return []byte(fmt.Sprintf("From: Shop <orders@shop.example>\r\nTo: Customer %d <customer%d@example.org>\r\n"+
+		"Subject: Your order #%d has shipped\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <order-%d@shop.example>\r\n"+
+		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"+
+		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n--b1--\r\n",
+		i, i, i, i, text, html))
+}
