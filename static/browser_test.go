@@ -393,6 +393,12 @@ func TestSearch(t *testing.T) {
 	if got := eval[string](t, ctx, `location.hash`); got != "#q=subject%3Ainvoice" {
 		t.Errorf("hash = %q", got)
 	}
+	// "Mark all read" marks the matches only.
+	do(t, ctx, chromedp.Click(chromedp.ID("mark-all-read")))
+	waitJS(t, ctx, `document.querySelectorAll('#list-rows .row.unread').length === 0 && document.title === '(1) letterbox'`, 3*time.Second)
+	if st, _ := s.store.Stats(t.Context()); st.Unread != 1 {
+		t.Errorf("%d unread after marking the 2 matches read, want 1", st.Unread)
+	}
 	// Chips add terms to the search.
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById('q').value = ''; window.letterbox.navigate({q: ''})`))
 	waitJS(t, ctx, rowsText+`.length === 3`, 3*time.Second)

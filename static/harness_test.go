@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http/httptest"
 	"net/smtp"
 	"os"
 	"path/filepath"
@@ -25,7 +24,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/letterbox-mail/letterbox/smtpd"
+	"github.com/letterbox-mail/letterbox/static"
 	"github.com/letterbox-mail/letterbox/store"
+	"github.com/letterbox-mail/letterbox/webui"
 )
 
 // chromiumPath is Debian's Chromium, installed by .ci/run.
@@ -87,9 +88,17 @@ func newStackAt(t testing.TB, path string) *stack {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	hs := httptest.NewServer(fakeAPI(st, l.Addr().String()))
-	t.Cleanup(hs.Close)
-	return &stack{store: st, smtp: l.Addr().String(), url: hs.URL + "/"}
+	web, err := webui.New(webui.Options{Store: st, Static: static.Files, Logger: log, SMTPAddr: l.Addr().String(), Version: "test"})
+	if err != nil {
+		t.Fatalf("webui.New: %v", err)
+	}
+	hl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go web.Serve(hl)
+	t.Cleanup(func() { web.Close() })
+	return &stack{store: st, smtp: l.Addr().String(), url: "http://" + hl.Addr().String() + "/"}
 }
 
 // send delivers raw over SMTP, without STARTTLS, like a typical app in development.

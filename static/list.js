@@ -51,6 +51,7 @@ export class MessageList {
     this.fetchTimer = 0;
     this.reloadTimer = 0;
     this.maxHeight = MAX_HEIGHT;
+    this.seq = 0;
 
     root.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.schedule()).observe(root);
@@ -127,7 +128,7 @@ export class MessageList {
     if (old && old.ID !== m.ID) this.byId.delete(old.ID);
     const prev = this.byId.get(m.ID);
     if (prev != null && prev !== key) this.cache.delete(prev);
-    m._v = 0;
+    m._v = ++this.seq; // rows re-render when their summary object changes
     this.cache.set(key, m);
     this.byId.set(m.ID, key);
   }
@@ -184,7 +185,7 @@ export class MessageList {
       }
     }
     if (s && Array.isArray(d.Tags)) s.Tags = d.Tags;
-    if (s) { s._v++; this.schedule(); }
+    if (s) { s._v = ++this.seq; this.schedule(); }
     this.onChange();
   }
 
