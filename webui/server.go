@@ -235,11 +235,12 @@ func (s *Server) longLived() (func(), bool) {
 	return s.conns.Done, true
 }
 
-// stats returns store figures, cached briefly so that many websocket clients share a query.
+// stats returns store figures, cached briefly so that many websocket clients share a query. The
+// cache lives shorter than StatsInterval, so stats sent after a change always include it.
 func (s *Server) stats(ctx context.Context) (store.Stats, error) {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	if time.Since(s.statsAt) < 100*time.Millisecond {
+	if time.Since(s.statsAt) < min(100*time.Millisecond, s.opts.StatsInterval/2) {
 		return s.statsLast, nil
 	}
 	st, err := s.st.Stats(ctx)
