@@ -247,3 +247,11 @@ func tool(t testing.TB, name string) string {
 	}
 	return p
 }
+
+// tlsConfigPair is a server TLS configuration and a client one that trusts it.
+type tlsConfigPair struct{ srv, cli *tls.Config }
+
+func newTLSPair(t testing.TB) *tlsConfigPair {
+	srv, cli := tlsConfigs(t)
+	return &tlsConfigPair{srv, cli}
+}
