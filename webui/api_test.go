@@ -107,7 +107,7 @@ var messageShape = map[string]any{
 	"To": []any{addrShape}, "Cc": []any{addrShape}, "Bcc": []any{addrShape}, "ReplyTo": []any{addrShape},
 	"ReturnPath": "string", "Subject": "string",
 	"ListUnsubscribe": map[string]any{"Header": "string", "Links": []any{"string"}, "Errors": "string", "HeaderPost": "string"},
-	"Date": "time", "Created": "time", "Tags": []any{"string"}, "Username": "string", "Text": "string", "HTML": "string",
+	"Date":            "time", "Created": "time", "Tags": []any{"string"}, "Username": "string", "Text": "string", "HTML": "string",
 	"Size": "number", "Inline": []any{attachmentShape}, "Attachments": []any{attachmentShape},
 	"Envelope": map[string]any{"MailFrom": "string", "Recipients": []any{"string"}, "Helo": "string",
 		"RemoteAddr": "string", "Username": "string", "TLS": "bool"},

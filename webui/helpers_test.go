@@ -255,7 +255,6 @@ func checkShape(t *testing.T, where string, v any, want shape) {
 	}
 }
 
-
 var addrShape = map[string]any{"Name": "string", "Address": "string"}
 
 var summaryShape = map[string]any{
