@@ -42,8 +42,9 @@ type mailbox struct {
 	srv       *Server
 	recipient string // lower case; "" = every message
 
-	ready   chan struct{} // closed once the first load finished
-	loadErr error         // set before ready is closed
+	ready    chan struct{} // closed once the first load finished
+	loadErr  error         // set before ready is closed
+	lastUsed uint64        // Server.useClock when last released; guarded by Server.mu
 
 	mu      sync.Mutex
 	refs    int // sessions holding it, selected or loading
@@ -117,17 +118,43 @@ func (s *Server) openMailbox(ctx context.Context, recipient string) (*mailbox, e
 	return mb, nil
 }
 
-// release drops one reference; the last one forgets the mailbox.
+// maxIdleMailboxes is how many mailboxes no session holds stay loaded (and kept current by the
+// store's events), so that the next SELECT of them needs no store read. Each costs about 70 bytes
+// per message it holds.
+const maxIdleMailboxes = 8
+
+// release drops one reference. A mailbox nobody holds stays loaded until it is one of more than
+// maxIdleMailboxes idle ones and the least recently used.
 func (mb *mailbox) release() {
 	s := mb.srv
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb.mu.Lock()
 	mb.refs--
-	last := mb.refs == 0
+	idle := mb.refs == 0
 	mb.mu.Unlock()
-	if last && s.mailboxes[mb.recipient] == mb {
-		delete(s.mailboxes, mb.recipient)
+	if !idle || s.mailboxes[mb.recipient] != mb {
+		return
+	}
+	s.useClock++
+	mb.lastUsed = s.useClock
+	var idles []*mailbox
+	for _, m := range s.mailboxes {
+		m.mu.Lock()
+		if m.refs == 0 {
+			idles = append(idles, m)
+		}
+		m.mu.Unlock()
+	}
+	for len(idles) > maxIdleMailboxes {
+		oldest := 0
+		for i, m := range idles {
+			if m.lastUsed < idles[oldest].lastUsed {
+				oldest = i
+			}
+		}
+		delete(s.mailboxes, idles[oldest].recipient)
+		idles = slices.Delete(idles, oldest, oldest+1)
 	}
 }
 

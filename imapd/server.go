@@ -92,7 +92,8 @@ type Server struct {
 	mu           sync.Mutex
 	listeners    map[net.Listener]struct{}
 	sessions     map[*session]struct{}
-	mailboxes    map[string]*mailbox // open mailboxes by recipient ("" = every message)
+	mailboxes    map[string]*mailbox // loaded mailboxes by recipient ("" = every message)
+	useClock     uint64              // orders mailbox releases, to evict the least recently used
 	shuttingDown bool
 	closed       bool
 	idle         chan struct{} // closed and replaced when the last session ends
