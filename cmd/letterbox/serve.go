@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/imapd"
+	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
+	"github.com/letterbox-mail/letterbox/webui"
 )
 
 // shutdownGrace is how long transactions and requests in progress get to finish on shutdown.
@@ -169,7 +171,12 @@ func uniqueServers(eps []endpoint) []server {
 
 // isClosed reports whether err is a server's normal "closed" result.
 func isClosed(err error) bool {
-	return errors.Is(err, smtpd.ErrServerClosed) || errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "server closed")
+	for _, closed := range []error{smtpd.ErrServerClosed, webui.ErrServerClosed, pop3d.ErrServerClosed, imapd.ErrServerClosed, net.ErrClosed} {
+		if errors.Is(err, closed) {
+			return true
+		}
+	}
+	return false
 }
 
 // warnIfExposed warns when the web inbox listens beyond loopback without a password.
