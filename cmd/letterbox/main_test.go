@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
+	"net/http"
 	"net/smtp"
 	"path/filepath"
 	"strings"
@@ -113,7 +115,7 @@ func startBinary(t *testing.T, args ...string) (map[string]string, context.Cance
 			if len(f) == 2 && strings.HasPrefix(line, "  ") {
 				addrs[f[0]] = strings.TrimPrefix(f[1], "http://")
 			}
-			if _, ok := addrs["smtp"]; ok {
+			if strings.HasPrefix(line, "ready") {
 				go func() {
 					for range lines {
 					}
@@ -205,5 +207,99 @@ func sendPlain(t *testing.T, addr, from, to, msg string) {
 	}
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One message through the whole binary: in over SMTP, out through the API, POP3 and IMAP.
+func TestServeAllServersSeeTheSameMessage(t *testing.T) {
+	addrs, cancel, done := startBinary(t, "--db", filepath.Join(t.TempDir(), "all.db"), "--smtp", "127.0.0.1:0",
+		"--http", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--imap", "127.0.0.1:0")
+	defer func() { cancel(); <-done }()
+	for _, name := range []string{"http", "pop3", "imap"} {
+		if addrs[name] == "" {
+			t.Fatalf("letterbox did not print a %s address: %v", name, addrs)
+		}
+	}
+	sendPlain(t, addrs["smtp"], "a@example.com", "bob@example.com", "Subject: everywhere\r\n\r\nhello all\r\n")
+
+	resp, err := http.Get("http://" + addrs["http"] + "/api/v1/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"Subject":"everywhere"`) {
+		t.Fatalf("API: %d %s", resp.StatusCode, body)
+	}
+
+	pop := dialText(t, addrs["pop3"])
+	pop.expect("+OK")
+	pop.send("USER bob@example.com")
+	pop.expect("+OK")
+	pop.send("PASS anything")
+	pop.expect("+OK")
+	pop.send("STAT")
+	pop.expect("+OK 1 ")
+	pop.send("QUIT")
+
+	imap := dialText(t, addrs["imap"])
+	imap.expect("* OK")
+	imap.send("a LOGIN bob@example.com x")
+	imap.expectTagged("a OK")
+	imap.send("b SELECT INBOX")
+	if !strings.Contains(imap.expectTagged("b OK"), "* 1 EXISTS") {
+		t.Fatal("IMAP SELECT did not report the message")
+	}
+	imap.send("c LOGOUT")
+}
+
+type textConn struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialText(t *testing.T, addr string) *textConn {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return &textConn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+func (tc *textConn) send(line string) {
+	if _, err := io.WriteString(tc.c, line+"\r\n"); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
+func (tc *textConn) expect(prefix string) string {
+	tc.t.Helper()
+	line, err := tc.r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, prefix) {
+		tc.t.Fatalf("got %q (%v), want a line starting %q", line, err, prefix)
+	}
+	return line
+}
+
+// expectTagged reads lines up to the tagged reply and returns them all.
+func (tc *textConn) expectTagged(prefix string) string {
+	tc.t.Helper()
+	var all strings.Builder
+	tag := strings.Fields(prefix)[0] + " "
+	for {
+		line, err := tc.r.ReadString('\n')
+		if err != nil {
+			tc.t.Fatalf("reading to %q: %v (got %q)", prefix, err, all.String())
+		}
+		all.WriteString(line)
+		if strings.HasPrefix(line, tag) {
+			if !strings.HasPrefix(line, prefix) {
+				tc.t.Fatalf("got %q, want %q", line, prefix)
+			}
+			return all.String()
+		}
 	}
 }

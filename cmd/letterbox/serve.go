@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +114,8 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		}
 	}
 
+	fmt.Fprintln(stdout, readyLine(endpoints, listeners))
+
 	errc := make(chan error, len(endpoints))
 	var wg sync.WaitGroup
 	for i, ep := range endpoints {
@@ -186,4 +189,27 @@ func warnIfExposed(log *slog.Logger, addr net.Addr, hasAuth bool) {
 		return
 	}
 	log.Warn("the web inbox and API listen beyond this machine without a password: anyone who can reach it can read captured mail; set --http-auth-file", "addr", addr.String())
+}
+
+// readyLine tells a person where to send mail and where to read it, once every listener is open.
+func readyLine(eps []endpoint, ls []net.Listener) string {
+	var smtp, web string
+	for i, ep := range eps {
+		switch ep.name {
+		case "smtp":
+			smtp = "send mail to smtp://" + ls[i].Addr().String()
+		case "http":
+			web = "read it at http://" + ls[i].Addr().String()
+		}
+	}
+	parts := []string{}
+	for _, p := range []string{smtp, web} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return "ready"
+	}
+	return "ready: " + strings.Join(parts, ", ")
 }
