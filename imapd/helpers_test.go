@@ -59,6 +59,12 @@ func startServer(t testing.TB, opts imapd.Options) (*imapd.Server, string) {
 	if err != nil {
 		t.Fatalf("imapd.New: %v", err)
 	}
+	return srv, serve(t, srv)
+}
+
+// serve serves srv on 127.0.0.1:0 until the test ends and returns the address.
+func serve(t testing.TB, srv *imapd.Server) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +77,10 @@ func startServer(t testing.TB, opts imapd.Options) (*imapd.Server, string) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
 	})
-	return srv, l.Addr().String()
+	return l.Addr().String()
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
 // dial connects a go-imap client and logs in as user.
 func dial(t testing.TB, addr, user string, opts *imapclient.Options) *imapclient.Client {

@@ -576,7 +576,7 @@ func (s *Server) startEventsLocked() error {
 	if s.events != nil {
 		return nil
 	}
-	sub := s.store.Subscribe(eventBuffer)
+	sub := s.store.Subscribe(s.eventBuffer)
 	s.events = sub
 	s.eventsDone = make(chan struct{})
 	go s.dispatch(sub, s.eventsDone)
@@ -600,7 +600,7 @@ func (s *Server) dispatch(sub *store.Subscription, done chan struct{}) {
 			s.mu.Unlock()
 			return
 		}
-		sub = s.store.Subscribe(eventBuffer)
+		sub = s.store.Subscribe(s.eventBuffer)
 		s.events = sub
 		mbs := s.openMailboxes()
 		s.mu.Unlock()
@@ -613,6 +613,7 @@ func (s *Server) dispatch(sub *store.Subscription, done chan struct{}) {
 			if err := mb.load(s.ctx); err != nil {
 				s.log.Error("reload mailbox", "recipient", mb.recipient, "err", err)
 			}
+			s.reloads.Add(1)
 		}
 	}
 }

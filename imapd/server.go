@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -99,6 +100,8 @@ type Server struct {
 	idle         chan struct{} // closed and replaced when the last session ends
 	events       *store.Subscription
 	eventsDone   chan struct{}
+	eventBuffer  int          // events the subscription holds; eventBuffer unless a test says
+	reloads      atomic.Int64 // mailbox reloads after the subscription lagged
 
 	// flagMu guards deleted: the \Deleted flags, by UID, shared by every mailbox.
 	flagMu  sync.Mutex
@@ -116,13 +119,14 @@ func New(opts Options) (*Server, error) {
 	}
 	logger = logger.With("component", "imapd")
 	s := &Server{
-		store:     opts.Store,
-		log:       logger,
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-		mailboxes: map[string]*mailbox{},
-		idle:      make(chan struct{}),
-		deleted:   map[imap.UID]struct{}{},
+		store:       opts.Store,
+		log:         logger,
+		listeners:   map[net.Listener]struct{}{},
+		sessions:    map[*session]struct{}{},
+		mailboxes:   map[string]*mailbox{},
+		idle:        make(chan struct{}),
+		deleted:     map[imap.UID]struct{}{},
+		eventBuffer: eventBuffer,
 	}
 	if opts.AuthFile != "" {
 		h, err := loadHtpasswd(opts.AuthFile)

@@ -25,6 +25,9 @@ type session struct {
 	log  *slog.Logger
 
 	closeOnce sync.Once
+	// mu guards view and cache against Close, which imapserver may call while Idle still runs
+	// (when the client drops the connection during IDLE). Commands never run concurrently.
+	mu sync.Mutex
 
 	// Set by Login.
 	username  string
@@ -52,13 +55,16 @@ func (s *session) Close() error {
 }
 
 func (s *session) unselect() {
-	if s.view != nil {
-		s.view.close()
-		s.view.mb.release()
-		s.view = nil
+	s.mu.Lock()
+	v := s.view
+	s.view = nil
+	s.cache = cachedMessage{}
+	s.mu.Unlock()
+	if v != nil {
+		v.close()
+		v.mb.release()
 	}
 	s.searchRes = nil
-	s.cache = cachedMessage{}
 }
 
 // Login checks the credentials (when an htpasswd file is set) and picks the mailbox: a username
@@ -104,7 +110,9 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		return nil, s.serverError("open the mailbox", err)
 	}
 	v := mb.newView()
+	s.mu.Lock()
 	s.view, s.readOnly = v, options.ReadOnly
+	s.mu.Unlock()
 
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
@@ -274,12 +282,15 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 
 // Idle writes changes as the store commits them, until the client says DONE.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.mu.Lock()
 	s.cache = cachedMessage{} // an idle connection holds no message
-	if s.view == nil {
+	v := s.view
+	s.mu.Unlock()
+	if v == nil {
 		<-stop
 		return nil
 	}
-	return s.view.idle(w, stop)
+	return v.idle(w, stop)
 }
 
 // readOnlyError answers commands that would change an EXAMINEd mailbox.

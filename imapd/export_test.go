@@ -1,0 +1,8 @@
+package imapd
+
+// SetEventBuffer makes the server's store subscription hold n events (before its first SELECT),
+// so that tests can make it lag.
+func SetEventBuffer(s *Server, n int) { s.eventBuffer = n }
+
+// Reloads returns how many times a mailbox was reloaded after the subscription lagged.
+func Reloads(s *Server) int64 { return s.reloads.Load() }
