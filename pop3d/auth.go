@@ -14,6 +14,7 @@ import (
 
 // cmdUser answers USER name. The whole rest of the line is the name.
 func (c *session) cmdUser(arg string) {
+	arg = strings.TrimSpace(arg)
 	if arg == "" {
 		c.reply("-ERR usage: USER name")
 		return
@@ -53,7 +54,7 @@ func (c *session) cmdAPOP(arg string) {
 		c.reply("-ERR usage: APOP name digest")
 		return
 	}
-	c.open(arg[:i], "APOP")
+	c.open(strings.TrimSpace(arg[:i]), "APOP")
 }
 
 // cmdAuth answers AUTH (RFC 5034) with the PLAIN mechanism, with or without an initial

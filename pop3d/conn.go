@@ -138,7 +138,7 @@ func (c *session) serve() {
 		}
 		if done := c.handle(line); done {
 			c.w.Flush()
-			c.log.Debug("connection closed by QUIT")
+			c.log.Debug("session ended")
 			return
 		}
 	}
