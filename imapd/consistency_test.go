@@ -73,17 +73,15 @@ func TestLaggingSubscriptionReloads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitCount(t, tc.c, uint32(len(want)))
-		got, err := tc.c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true}).Collect()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d messages over IMAP, %d in the store", tc.name, len(got), len(want))
-		}
-		for i := range want {
-			if got[i].UID != imap.UID(want[i].UID) || slices.Contains(got[i].Flags, imap.FlagSeen) != want[i].Read {
-				t.Errorf("%s: message %d is UID %d flags %v; the store has UID %d read %v", tc.name, i+1, got[i].UID, got[i].Flags, want[i].UID, want[i].Read)
+		// The server catches up with the store shortly after; poll until it has.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			diff := compare(t, tc.c, want)
+			if diff == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s", tc.name, diff)
 			}
 		}
 	}
@@ -125,4 +123,32 @@ func TestDeletedFlagShared(t *testing.T) {
 		t.Error("the message survived EXPUNGE")
 	}
 	waitCount(t, alice, 0)
+}
+
+// compare describes how the client's mailbox differs from the store's list ("" when it does not),
+// after a NOOP.
+func compare(t *testing.T, c *imapclient.Client, want []store.Entry) string {
+	t.Helper()
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Mailbox().NumMessages; n != uint32(len(want)) {
+		return fmt.Sprintf("client counts %d messages, the store has %d", n, len(want))
+	}
+	if len(want) == 0 {
+		return ""
+	}
+	got, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d messages over IMAP, %d in the store", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].UID != imap.UID(want[i].UID) || slices.Contains(got[i].Flags, imap.FlagSeen) != want[i].Read {
+			return fmt.Sprintf("message %d is UID %d flags %v; the store has UID %d read %v", i+1, got[i].UID, got[i].Flags, want[i].UID, want[i].Read)
+		}
+	}
+	return ""
 }
