@@ -788,3 +788,59 @@ func TestShutdownDeadline(t *testing.T) {
 }
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
+// failStore fails the calls named in fail, as a broken disk would.
+type failStore struct {
+	*store.Store
+	fail map[string]bool
+}
+
+var errDisk = errors.New("disk on fire")
+
+func (f failStore) Index(ctx context.Context, flt store.Filter) ([]store.Entry, error) {
+	if f.fail["Index"] {
+		return nil, errDisk
+	}
+	return f.Store.Index(ctx, flt)
+}
+
+func (f failStore) Raw(ctx context.Context, id string) ([]byte, error) {
+	if f.fail["Raw"] {
+		return nil, errDisk
+	}
+	return f.Store.Raw(ctx, id)
+}
+
+func (f failStore) Delete(ctx context.Context, ids []string) error {
+	if f.fail["Delete"] {
+		return errDisk
+	}
+	return f.Store.Delete(ctx, ids)
+}
+
+func TestStoreFailures(t *testing.T) {
+	f := newFixture(t)
+	fs := failStore{f.st, map[string]bool{"Index": true, "Raw": true, "Delete": true}}
+	srv := start(t, fs, pop3d.Options{})
+	c := dial(t, srv.addr)
+	run(t, c, []step{
+		{"USER all", "+OK"},
+		{"PASS x", "-ERR [SYS/TEMP] cannot open the maildrop"},
+		{"STAT", "-ERR log in first"}, // still in the AUTHORIZATION state
+	})
+	srv = start(t, failStore{f.st, map[string]bool{"Raw": true, "Delete": true}}, pop3d.Options{})
+	c = dial(t, srv.addr)
+	c.login("all", "x")
+	run(t, c, []step{
+		{"RETR 1", "-ERR [SYS/TEMP] cannot read the message"},
+		{"TOP 1 0", "-ERR [SYS/TEMP] cannot read the message"},
+		{"DELE 1", "+OK"},
+		{"QUIT", "-ERR [SYS/TEMP] some deleted messages not removed"},
+	})
+	if _, err := c.r.ReadByte(); err == nil {
+		t.Error("connection still open after QUIT")
+	}
+	if sum, err := f.st.Summary(context.Background(), f.a1.ID); err != nil || sum.Read {
+		t.Errorf("a RETR that failed marked the message read (%v)", err)
+	}
+}
