@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -11,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -217,3 +219,5 @@ func waitCount(t testing.TB, c *imapclient.Client, n uint32) {
 		}
 	}
 }
+
+func ioReadFull(r *bufio.Reader, buf []byte) (int, error) { return io.ReadFull(r, buf) }
