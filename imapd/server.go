@@ -36,6 +36,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -84,7 +85,7 @@ const eventBuffer = 8192
 type Server struct {
 	store Store
 	log   *slog.Logger
-	auth  *htpasswd // nil: any credentials
+	auth  *pop3d.Passwords // nil: any credentials
 	imap  *imapserver.Server
 
 	ctx    context.Context // for store calls; cancelled by Close
@@ -129,11 +130,12 @@ func New(opts Options) (*Server, error) {
 		eventBuffer: eventBuffer,
 	}
 	if opts.AuthFile != "" {
-		h, err := loadHtpasswd(opts.AuthFile)
+		// The htpasswd reader is pop3d's, so that both servers read the file alike.
+		p, err := pop3d.ReadPasswords(opts.AuthFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("imapd: %w", err)
 		}
-		s.auth = h
+		s.auth = p
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{

@@ -70,7 +70,7 @@ func (s *session) unselect() {
 // Login checks the credentials (when an htpasswd file is set) and picks the mailbox: a username
 // with "@" sees that recipient's messages, any other username sees all.
 func (s *session) Login(username, password string) error {
-	if s.srv.auth != nil && !s.srv.auth.check(username, password) {
+	if s.srv.auth != nil && !s.srv.auth.Check(username, password) {
 		s.log.Info("login failed", "username", username)
 		return imapserver.ErrAuthFailed
 	}
