@@ -58,8 +58,9 @@ type Options struct {
 	// and password. The file is read once, by New.
 	AuthFile string
 
-	// IdleTimeout closes a connection that sends no command for this long.
-	// 0 means DefaultIdleTimeout (10 minutes); a negative value means no timeout.
+	// IdleTimeout closes a connection that sends no command for this long (RFC 1939 §3 asks
+	// for at least 10 minutes; shorter values are for tests). It also bounds the TLS handshake
+	// (at most a minute). 0 means DefaultIdleTimeout; a negative value means no timeout.
 	IdleTimeout time.Duration
 
 	// WriteTimeout bounds each write to the client (a write that makes no progress for this long
