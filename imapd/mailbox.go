@@ -376,10 +376,8 @@ func (mb *mailbox) setDeletedLocked(uid imap.UID, deleted bool, source *view) {
 	mb.queueLocked(update{seq: uint32(i + 1), uid: uid, flags: mb.entries[i].flags()}, source)
 }
 
-// newView registers a session's view; the client knows every current message.
-func (mb *mailbox) newView() *view {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
+// newViewLocked registers a session's view; the client knows every current message.
+func (mb *mailbox) newViewLocked() *view {
 	v := &view{mb: mb, count: uint32(len(mb.entries)), notify: make(chan struct{}, 1)}
 	mb.views[v] = struct{}{}
 	return v

@@ -109,13 +109,13 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, s.serverError("open the mailbox", err)
 	}
-	v := mb.newView()
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	v := mb.newViewLocked()
 	s.mu.Lock()
 	s.view, s.readOnly = v, options.ReadOnly
 	s.mu.Unlock()
 
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
 	data := &imap.SelectData{
 		Flags:       []imap.Flag{imap.FlagSeen, imap.FlagDeleted},
 		NumMessages: v.count,
