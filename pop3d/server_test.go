@@ -844,3 +844,27 @@ func TestStoreFailures(t *testing.T) {
 		t.Errorf("a RETR that failed marked the message read (%v)", err)
 	}
 }
+
+func TestSnapshotAtLogin(t *testing.T) {
+	f := newFixture(t)
+	srv := start(t, f.st, pop3d.Options{})
+	c := dial(t, srv.addr)
+	c.login("all", "x")
+	later := add(t, f.st, msg("alice@example.com", "later", "x\r\n"), "alice@example.com")
+	run(t, c, []step{
+		{"STAT", fmt.Sprintf("+OK 3 %d", f.total)},
+		{"LIST 4", "-ERR no such message"},
+		{"QUIT", "+OK"},
+	})
+	c = dial(t, srv.addr)
+	c.login("all", "x")
+	run(t, c, []step{{"LIST 4", fmt.Sprintf("+OK 4 %d", later.Size)}})
+	// Two sessions deleting the same message both succeed; it is gone once.
+	c2 := dial(t, srv.addr)
+	c2.login("all", "x")
+	run(t, c, []step{{"DELE 4", "+OK"}, {"QUIT", "+OK letterbox POP3 server signing off (1 messages deleted)"}})
+	run(t, c2, []step{{"DELE 4", "+OK"}, {"QUIT", "+OK letterbox POP3 server signing off (1 messages deleted)"}})
+	if _, err := f.st.Raw(context.Background(), later.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("message not deleted: %v", err)
+	}
+}
