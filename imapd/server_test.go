@@ -3,7 +3,9 @@ package imapd_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -588,5 +590,42 @@ func TestShutdown(t *testing.T) {
 	idle.Close()
 	if _, err := imapclient.DialInsecure(addr, nil); err == nil {
 		t.Error("a connection was accepted after Shutdown")
+	}
+}
+
+func TestImplicitTLS(t *testing.T) {
+	st := openStore(t)
+	add(t, st, store.Envelope{}, message("a@x.test", "b@y.test", "one", "x"))
+	serverTLS, clientTLS := selfSigned(t)
+	srv, err := imapd.New(imapd.Options{Store: st, TLSConfig: serverTLS, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(tls.NewListener(l, serverTLS)) }()
+	defer func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, imapd.ErrServerClosed) {
+			t.Errorf("Serve = %v", err)
+		}
+	}()
+	c, err := imapclient.DialTLS(l.Addr().String(), &imapclient.Options{TLSConfig: clientTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	caps, err := c.Capability().Wait()
+	if err != nil || caps.Has(imap.CapStartTLS) || !caps.Has("AUTH=PLAIN") {
+		t.Errorf("IMAPS capabilities %v (%v): want AUTH=PLAIN, no STARTTLS", caps, err)
+	}
+	if err := c.Login("me", "x").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.Select("INBOX", nil).Wait(); err != nil || d.NumMessages != 1 {
+		t.Errorf("SELECT over IMAPS = %+v, %v", d, err)
 	}
 }
