@@ -306,7 +306,8 @@ func TestHostileMail(t *testing.T) {
 		do(t, ctx, chromedp.Evaluate[chromedp.Void](`performance.clearMarks('letterbox:frame-loaded'); performance.clearMarks('letterbox:open-end')`))
 		do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#list-rows li:nth-child(%d) a`, i+1))))
 		waitJS(t, ctx, `performance.getEntriesByName('letterbox:open-end').length > 0 && window.letterbox.viewer.id === '`+id+`'`, 5*time.Second)
-		if eval[bool](t, ctx, `!!document.getElementById('html-frame')`) {
+		if eval[bool](t, ctx, `!!document.getElementById('tab-html')`) {
+			do(t, ctx, chromedp.Click(chromedp.ID("tab-html")))
 			waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
 			if eval[bool](t, ctx, `!!document.getElementById('remote-btn')`) {
 				do(t, ctx, chromedp.Evaluate[chromedp.Void](`performance.clearMarks('letterbox:frame-loaded')`), chromedp.Click(chromedp.ID("remote-btn")))

@@ -349,7 +349,8 @@ func waitJS(t testing.TB, ctx context.Context, expr string, timeout time.Duratio
 		state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({title: document.title, hash: location.hash,
 			count: document.getElementById('count')?.textContent, conn: document.getElementById('conn')?.textContent,
 			rows: [...document.querySelectorAll('#list-rows .row-subject')].map(e => e.textContent).slice(0, 10),
-			subject: document.getElementById('msg-subject')?.textContent, toast: document.getElementById('toast')?.textContent})`))
+			subject: document.getElementById('msg-subject')?.textContent, toast: document.getElementById('toast')?.textContent,
+			frame: document.getElementById('html-frame')?.getAttribute('src'), tab: window.letterbox?.viewer.tab})`))
 		t.Fatalf("waiting for %s: %v\npage state: %s", expr, err, state)
 	}
 }

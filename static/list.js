@@ -52,6 +52,7 @@ export class MessageList {
     this.reloadTimer = 0;
     this.maxHeight = MAX_HEIGHT;
     this.seq = 0;
+    this.statsTimer = 0;
 
     root.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.schedule()).observe(root);
@@ -245,8 +246,15 @@ export class MessageList {
   /** onStats takes whole-store figures; a mismatch means events were missed. */
   onStats(d) {
     if (typeof d.Total === 'number') {
-      if (!this.query && this.loaded && d.Total !== this.total) this.scheduleReload(400);
       this.storeTotal = d.Total;
+      // Stats may run a little behind or ahead of the events; reload only when
+      // the last figure still disagrees a moment later.
+      if (!this.query && this.loaded && d.Total !== this.total && !this.statsTimer) {
+        this.statsTimer = setTimeout(() => {
+          this.statsTimer = 0;
+          if (!this.query && this.storeTotal !== this.total) this.reload();
+        }, 800);
+      }
     }
     if (typeof d.Unread === 'number') this.storeUnread = d.Unread;
     this.onChange();

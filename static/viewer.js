@@ -33,6 +33,7 @@ export class Viewer {
     this.id = '';
     this.msg = null;
     this.tab = '';
+    this.preferred = 'html';
     this.remote = false;
     this.abort = null;
     this.panels = new Map();
@@ -90,6 +91,7 @@ export class Viewer {
     this.el.hidden = true;
     clear($('panels'));
     clear($('tabs'));
+    this.htmlPanel = this.frame = this.frameWrap = this.frameBar = null;
     $('placeholder').hidden = false;
   }
 
@@ -100,6 +102,7 @@ export class Viewer {
     clear($('msg-tags'));
     clear($('tabs'));
     clear($('panels')).append(h('p', { class: 'panel-note', text: String(err && err.message || err) }));
+    this.htmlPanel = this.frame = this.frameWrap = this.frameBar = null;
     $('parse-notice').hidden = true;
   }
 
@@ -147,16 +150,24 @@ export class Viewer {
       errors.length ? ['problems', 'Problems', errors.length] : null,
     ].filter(Boolean);
     const tabsEl = clear($('tabs'));
-    const panelsEl = clear($('panels'));
+    const panelsEl = $('panels');
+    // The HTML panel (and its iframe) stays in the document between messages.
+    if (!this.htmlPanel) {
+      this.htmlPanel = h('div', { role: 'tabpanel', id: 'panel-html', class: 'panel panel-html', 'aria-labelledby': 'tab-html', tabindex: '0' });
+    }
+    for (const c of [...panelsEl.children]) if (c !== this.htmlPanel) c.remove();
+    if (!this.htmlPanel.isConnected) panelsEl.append(this.htmlPanel);
+    this.htmlPanel.hidden = true;
     for (const [id, label, n] of tabs) {
       tabsEl.append(h('button', {
         type: 'button', role: 'tab', id: 'tab-' + id, 'aria-controls': 'panel-' + id,
         'aria-selected': 'false', tabindex: '-1', class: 'tab', dataset: { tab: id },
-        onclick: () => this.show(id, true),
+        onclick: () => { this.preferred = id; this.show(id, true); },
       }, label, n ? h('span', { class: 'tab-count', text: String(n) }) : null));
-      panelsEl.append(h('div', { role: 'tabpanel', id: 'panel-' + id, class: 'panel panel-' + id, 'aria-labelledby': 'tab-' + id, tabindex: '0', hidden: true }));
+      if (id !== 'html') panelsEl.append(h('div', { role: 'tabpanel', id: 'panel-' + id, class: 'panel panel-' + id, 'aria-labelledby': 'tab-' + id, tabindex: '0', hidden: true }));
     }
-    const want = tabs.some((t) => t[0] === this.tab) && this.tab !== 'problems' ? this.tab : tabs[0][0];
+    // The tab the user last picked, when this message has it; else HTML, else Text.
+    const want = tabs.some((t) => t[0] === this.preferred) && this.preferred !== 'problems' ? this.preferred : tabs[0][0];
     this.show(want, false);
     this.body.scrollTop = 0;
   }
@@ -237,7 +248,8 @@ export class Viewer {
     else if (e.key === 'End') j = tabs.length - 1;
     if (j < 0) return;
     e.preventDefault();
-    this.show(tabs[j].dataset.tab, true);
+    this.preferred = tabs[j].dataset.tab;
+    this.show(this.preferred, true);
   }
 
   fill(id, panel) {
@@ -254,9 +266,27 @@ export class Viewer {
   // --- HTML ----------------------------------------------------------------
 
   fillHTML(panel, m) {
-    const width = localStorage.getItem(WIDTH_KEY) || 'desktop';
+    // The iframe is made once and then only navigated: a sandboxed frame runs
+    // in a process of its own, and keeping the frame keeps that process warm.
+    if (!this.frame) {
+      const width = localStorage.getItem(WIDTH_KEY) || 'desktop';
+      this.frameWrap = h('div', { class: 'frame-wrap w-' + (WIDTHS.some((w) => w.id === width) ? width : 'desktop') });
+      // sandbox is set before src, and empty: no scripts, no same-origin, no popups, no top navigation.
+      // src is set before the frame enters the document, so it never loads about:blank first.
+      this.frame = h('iframe', {
+        sandbox: '', src: api.paths.view(m.ID, this.remote), title: 'HTML body of the message',
+        referrerpolicy: 'no-referrer', class: 'html-frame', id: 'html-frame',
+      });
+      this.frame.addEventListener('load', () => {
+        performance.clearMarks('letterbox:frame-loaded');
+        performance.mark('letterbox:frame-loaded');
+      });
+      this.frameWrap.append(this.frame);
+      this.frameBar = h('div', { class: 'panel-bar' });
+      panel.append(this.frameBar, this.frameWrap);
+    }
+    const wrap = this.frameWrap;
     const group = h('div', { class: 'segmented', role: 'group', 'aria-label': 'Preview width' });
-    const wrap = h('div', { class: 'frame-wrap w-' + (WIDTHS.some((w) => w.id === width) ? width : 'desktop') });
     for (const w of WIDTHS) {
       const b = h('button', {
         type: 'button', class: 'seg', 'aria-pressed': String(wrap.classList.contains('w-' + w.id)),
@@ -270,7 +300,8 @@ export class Viewer {
       });
       group.append(b);
     }
-    const bar = h('div', { class: 'panel-bar' }, group);
+    const bar = this.frameBar;
+    bar.replaceChildren(group);
     const remote = countRemote(m.HTML);
     if (remote > 0) {
       const notice = h('div', { class: 'remote-notice', id: 'remote-notice' },
@@ -279,7 +310,7 @@ export class Viewer {
       const allow = h('button', { type: 'button', class: 'btn btn-sm', id: 'remote-btn', text: 'Load remote content' });
       allow.addEventListener('click', () => {
         this.remote = true;
-        frame.src = api.paths.view(m.ID, true);
+        this.frame.setAttribute('src', api.paths.view(m.ID, true));
         notice.replaceChildren(icon('image-off'), h('span', { text: 'Remote content loaded for this message' }));
         notice.classList.add('allowed');
       });
@@ -287,17 +318,8 @@ export class Viewer {
       bar.append(notice);
     }
     bar.append(h('a', { class: 'btn btn-ghost btn-sm', href: api.paths.view(m.ID, false), target: '_blank', rel: 'noopener noreferrer', text: 'Open in new tab' }));
-    // sandbox is set before src, and empty: no scripts, no same-origin, no popups, no top navigation.
-    const frame = h('iframe', {
-      sandbox: '', src: api.paths.view(m.ID, this.remote), title: 'HTML body of the message',
-      referrerpolicy: 'no-referrer', class: 'html-frame', id: 'html-frame',
-    });
-    frame.addEventListener('load', () => {
-      performance.clearMarks('letterbox:frame-loaded');
-      performance.mark('letterbox:frame-loaded');
-    });
-    wrap.append(frame);
-    panel.append(bar, wrap);
+    const src = api.paths.view(m.ID, this.remote);
+    if (this.frame.getAttribute('src') !== src) this.frame.setAttribute('src', src);
   }
 
   // --- Text ----------------------------------------------------------------
