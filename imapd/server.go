@@ -104,6 +104,8 @@ type Server struct {
 	eventBuffer  int          // events the subscription holds; eventBuffer unless a test says
 	reloads      atomic.Int64 // mailbox reloads after the subscription lagged
 
+	preloadOnce sync.Once
+
 	// flagMu guards deleted: the \Deleted flags, by UID, shared by every mailbox.
 	flagMu  sync.Mutex
 	deleted map[imap.UID]struct{}
@@ -184,6 +186,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		l.Close()
 	}()
+	s.preloadOnce.Do(func() { go s.preload() })
 	err := s.imap.Serve(l)
 	s.mu.Lock()
 	stopped := s.shuttingDown || s.closed
@@ -192,6 +195,20 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	return fmt.Errorf("imapd: %w", err)
+}
+
+// preload loads the mailbox of all messages when the server starts serving, so that the first
+// SELECT finds it in memory (a load reads the whole list from the store: about 300 ms for 100,000
+// messages). The store's events keep it current from then on.
+func (s *Server) preload() {
+	mb, err := s.openMailbox(s.ctx, "")
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.log.Warn("preload the mailbox", "err", err)
+		}
+		return
+	}
+	mb.release()
 }
 
 // Shutdown stops accepting connections, says BYE to every client (after the response being
