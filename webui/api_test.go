@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/letterbox-mail/letterbox/static"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -412,5 +413,20 @@ func TestInboxPage(t *testing.T) {
 	}
 	if res, _ := e.do("GET", "/api/v2/jim", ""); res.StatusCode != 404 {
 		t.Errorf("jim: %d", res.StatusCode)
+	}
+}
+
+// TestRealInbox serves the real web inbox under the policy it was written for.
+func TestRealInbox(t *testing.T) {
+	if inboxCSP != static.CSP {
+		t.Errorf("inbox CSP differs from static.CSP:\n%s\n%s", inboxCSP, static.CSP)
+	}
+	e := newEnv(t, Options{Static: static.Files})
+	res, body := e.do("GET", "/", "")
+	if res.StatusCode != 200 || !strings.Contains(string(body), "<html") || res.Header.Get("Content-Security-Policy") != static.CSP {
+		t.Errorf("inbox: %d %v", res.StatusCode, res.Header)
+	}
+	if res, _ := e.do("GET", "/app.js", ""); res.StatusCode != 200 {
+		t.Errorf("app.js: %d", res.StatusCode)
 	}
 }
