@@ -518,12 +518,10 @@ func (v *view) resolveLocked(numSet imap.NumSet, saved imap.UIDSet) []target {
 	case imap.SeqSet:
 		for _, r := range set {
 			start, stop := staticRange(r.Start, r.Stop, v.count)
-			for seq := start; seq <= stop && seq != 0; seq++ {
+			start, stop = max(start, 1), min(stop, v.count) // numbers beyond the mailbox name nothing
+			for seq := start; seq <= stop; seq++ {
 				if s := v.serverSeqLocked(seq); s != 0 {
 					out = append(out, target{seq: seq, entry: v.mb.entries[s-1]})
-				}
-				if seq == ^uint32(0) {
-					break
 				}
 			}
 		}

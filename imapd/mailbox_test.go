@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -53,5 +54,21 @@ func TestViewSequenceNumbers(t *testing.T) {
 		if v.serverSeqLocked(seq) != seq || v.clientSeqLocked(seq) != seq {
 			t.Errorf("after telling, seq %d maps to %d / %d", seq, v.serverSeqLocked(seq), v.clientSeqLocked(seq))
 		}
+	}
+}
+
+// TestHugeSequenceRange checks that a range far beyond the mailbox costs nothing.
+func TestHugeSequenceRange(t *testing.T) {
+	mb := &mailbox{views: map[*view]struct{}{}, entries: []entry{{uid: 1}, {uid: 2}}}
+	v := &view{mb: mb, count: 2}
+	done := make(chan []target, 1)
+	go func() { done <- v.resolveLocked(imap.SeqSet{{Start: 1, Stop: 4294967295}}, nil) }()
+	select {
+	case got := <-done:
+		if len(got) != 2 {
+			t.Errorf("1:4294967295 resolves to %d messages, want 2", len(got))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("1:4294967295 walked the whole range")
 	}
 }
