@@ -59,7 +59,9 @@ func TestDialogue(t *testing.T) {
 		{`SEARCH SINCE 6-May-2024 BEFORE 7-May-2024 NOT SEEN`, `^OK`, []string{`^\* SEARCH 1 3$`}, nil},
 		{`SEARCH ON 7-May-2024`, `^OK`, []string{`^\* SEARCH$`}, nil},
 		{`UID EXPUNGE 2`, `^OK`, []string{`^\* 2 EXPUNGE$`}, nil},
+
 		{`STORE 2 -FLAGS (\Deleted)`, `^OK`, []string{`^\* 2 FETCH \(UID 3 FLAGS \(\)\)$`}, nil},
+		{`UID EXPUNGE 2:*`, `^OK`, nil, []string{`EXPUNGE`}}, // UID 1 is \Deleted but not in 2:3
 		{`CLOSE`, `^OK`, nil, []string{`EXPUNGE`}},
 		{`SELECT INBOX`, `^OK`, []string{`^\* 1 EXISTS$`}, nil},
 		{`COPY 1 INBOX`, `^NO`, nil, nil},

@@ -400,9 +400,13 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	mb.mu.Lock()
 	var ids []string
 	var gone []imap.UID
+	var last imap.UID // "*" in UID EXPUNGE
+	if n := len(mb.entries); n > 0 {
+		last = mb.entries[n-1].uid
+	}
 	for i := range mb.entries {
 		e := &mb.entries[i]
-		if !e.deleted || (uids != nil && !uids.Contains(e.uid)) {
+		if !e.deleted || (uids != nil && !uidSetContains(*uids, e.uid, last)) {
 			continue
 		}
 		// Only messages this client knows of: one that arrived unannounced is not its to delete.
