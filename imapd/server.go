@@ -19,6 +19,13 @@
 // kept. Changes made elsewhere (new messages, deletions, read state) reach selected and idling
 // clients as EXISTS, EXPUNGE and FETCH FLAGS as soon as the store commits them.
 //
+// Memory: a mailbox is loaded once (UID, ID, size, date and read state of each message, about 70
+// bytes a message) and shared by every session that selects it; each session keeps only the
+// changes its client has not been told yet. The mailbox of all messages is loaded when Serve
+// starts, and up to 8 mailboxes nobody has selected stay loaded, so SELECT rarely reads the
+// store. COPY, MOVE, APPEND, CREATE, DELETE and RENAME are refused: the store is the only
+// mailbox, and mail arrives over SMTP.
+//
 // SEARCH runs on the store's search (its full-text index); text keys therefore match at the start
 // of words, as the web inbox's search does, rather than anywhere inside a word.
 package imapd
