@@ -35,6 +35,8 @@ type record struct {
 	parts      []partContent
 	recipients []string // lower-case addresses for per-recipient mailboxes
 	fts        ftsRow
+
+	fromJSON, toJSON, ccJSON, bccJSON, replyToJSON string
 }
 
 // body is what opening a message needs beyond its Summary, kept compressed in contents.body.
@@ -236,6 +238,8 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		errs = []string{}
 	}
 
+	rec.fromJSON, rec.toJSON, rec.ccJSON = mustJSON(sum.From), mustJSON(sum.To), mustJSON(sum.Cc)
+	rec.bccJSON, rec.replyToJSON = mustJSON(sum.Bcc), mustJSON(sum.ReplyTo)
 	rec.rawZ = s.enc.EncodeAll(raw, nil)
 	rec.bodyZ = s.enc.EncodeAll([]byte(mustJSON(body{
 		Envelope: env, ReturnPath: env.MailFrom, Headers: headers, Text: text, HTML: html,
@@ -555,81 +559,161 @@ func mustJSON(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// inserts holds the writer's prepared statements.
+// inserts writes prepared records for the writer, several rows per statement. Its statements are
+// prepared on the writer's connection once for each row count used, and kept.
 type inserts struct {
-	message, content, part, recipient, tag, fts *sql.Stmt
+	conn  *sql.Conn
+	stmts map[insertKey]*sql.Stmt
+	args  []any // reused argument list
 }
 
-func prepareInserts(ctx context.Context, conn *sql.Conn) (*inserts, error) {
-	ins := &inserts{}
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&ins.message, `INSERT INTO messages (id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet)
-			VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&ins.content, `INSERT INTO contents (uid, raw, body) VALUES (?, ?, ?)`},
-		{&ins.part, `INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES (?, ?, ?)`},
-		{&ins.recipient, `INSERT OR IGNORE INTO recipients (addr, uid) VALUES (?, ?)`},
-		{&ins.tag, `INSERT OR IGNORE INTO tags (tag, uid) VALUES (?, ?)`},
-		{&ins.fts, `INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
-	} {
-		st, err := conn.PrepareContext(ctx, p.sql)
-		if err != nil {
-			ins.close()
-			return nil, fmt.Errorf("store: prepare: %w", err)
-		}
-		*p.stmt = st
-	}
-	return ins, nil
+type insertKey struct {
+	table int
+	rows  int
+}
+
+// The tables inserts writes, with each one's statement head and row placeholders.
+const (
+	tMessages = iota
+	tContents
+	tParts
+	tRecipients
+	tTags
+	tFTS
+)
+
+var insertSQL = [...]struct{ head, row string }{
+	tMessages: {`INSERT INTO messages (uid, id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet) VALUES `,
+		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tContents:   {`INSERT INTO contents (uid, raw, body) VALUES `, `(?, ?, ?)`},
+	tParts:      {`INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES `, `(?, ?, ?)`},
+	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid) VALUES `, `(?, ?)`},
+	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
+	tFTS:        {`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
+}
+
+// maxInsertRows is the most rows one statement inserts; more take several statements.
+const maxInsertRows = 32
+
+func newInserts(conn *sql.Conn) *inserts {
+	return &inserts{conn: conn, stmts: map[insertKey]*sql.Stmt{}}
 }
 
 func (ins *inserts) close() {
-	for _, st := range []*sql.Stmt{ins.message, ins.content, ins.part, ins.recipient, ins.tag, ins.fts} {
-		if st != nil {
-			st.Close()
-		}
+	for _, st := range ins.stmts {
+		st.Close()
 	}
 }
 
-// insert writes one prepared record inside the writer's transaction and returns its Summary.
-func (ins *inserts) insert(ctx context.Context, tx dbtx, rec *record) (Summary, error) {
-	sum := rec.sum
-	var date int64
-	if !sum.Date.IsZero() {
-		date = sum.Date.UnixMicro()
+// exec inserts rows rows into table; row(i) appends the arguments of row i to ins.args.
+func (ins *inserts) exec(ctx context.Context, table, rows int, row func(i int)) error {
+	for start := 0; start < rows; start += maxInsertRows {
+		n := min(rows-start, maxInsertRows)
+		key := insertKey{table, n}
+		st := ins.stmts[key]
+		if st == nil {
+			q := insertSQL[table]
+			var err error
+			if st, err = ins.conn.PrepareContext(ctx, q.head+strings.TrimSuffix(strings.Repeat(q.row+", ", n), ", ")); err != nil {
+				return err
+			}
+			ins.stmts[key] = st
+		}
+		ins.args = ins.args[:0]
+		for i := start; i < start+n; i++ {
+			row(i)
+		}
+		_, err := st.ExecContext(ctx, ins.args...)
+		clear(ins.args)
+		if err != nil {
+			return err
+		}
 	}
-	res, err := ins.message.ExecContext(ctx, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
-		sum.MessageID, sum.Subject, mustJSON(sum.From), mustJSON(sum.To), mustJSON(sum.Cc), mustJSON(sum.Bcc),
-		mustJSON(sum.ReplyTo), sum.Username, sum.Attachments, sum.Inlines, sum.Snippet)
+	return nil
+}
+
+// insert writes records inside the writer's transaction, giving each its UID (rec.sum.UID), and
+// adds them to the store's counters. Their full-text rows are added later, by index.
+func (ins *inserts) insert(ctx context.Context, tx dbtx, recs []*record) error {
+	// UIDs are assigned here, the writer being the only one that inserts: after the highest ever
+	// used, which AUTOINCREMENT keeps in sqlite_sequence.
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+		COALESCE((SELECT max(uid) FROM messages), 0)) + 1`).Scan(&next); err != nil {
+		return fmt.Errorf("store: insert message: %w", err)
+	}
+	var size int64
+	var parts, recipients, tags []struct {
+		uid int64
+		a   string
+		z   []byte
+	}
+	for _, rec := range recs {
+		rec.sum.UID = next
+		next++
+		size += rec.sum.Size
+		for _, p := range rec.parts {
+			parts = append(parts, struct {
+				uid int64
+				a   string
+				z   []byte
+			}{rec.sum.UID, p.partID, p.z})
+		}
+		for _, a := range rec.recipients {
+			recipients = append(recipients, struct {
+				uid int64
+				a   string
+				z   []byte
+			}{rec.sum.UID, a, nil})
+		}
+		for _, t := range rec.sum.Tags {
+			tags = append(tags, struct {
+				uid int64
+				a   string
+				z   []byte
+			}{rec.sum.UID, t, nil})
+		}
+	}
+	err := ins.exec(ctx, tMessages, len(recs), func(i int) {
+		r := recs[i]
+		sum := &r.sum
+		var date int64
+		if !sum.Date.IsZero() {
+			date = sum.Date.UnixMicro()
+		}
+		ins.args = append(ins.args, sum.UID, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
+			sum.MessageID, sum.Subject, r.fromJSON, r.toJSON, r.ccJSON, r.bccJSON, r.replyToJSON,
+			sum.Username, sum.Attachments, sum.Inlines, sum.Snippet)
+	})
 	if err != nil {
-		return Summary{}, fmt.Errorf("store: insert message: %w", err)
+		return fmt.Errorf("store: insert message: %w", err)
 	}
-	uid, err := res.LastInsertId()
-	if err != nil {
-		return Summary{}, fmt.Errorf("store: insert message: %w", err)
+	if err := ins.exec(ctx, tContents, len(recs), func(i int) {
+		ins.args = append(ins.args, recs[i].sum.UID, recs[i].rawZ, recs[i].bodyZ)
+	}); err != nil {
+		return fmt.Errorf("store: insert content: %w", err)
 	}
-	sum.UID = uid
-	rec.sum.UID = uid
-	if _, err := ins.content.ExecContext(ctx, uid, rec.rawZ, rec.bodyZ); err != nil {
-		return Summary{}, fmt.Errorf("store: insert content: %w", err)
+	if err := ins.exec(ctx, tParts, len(parts), func(i int) {
+		ins.args = append(ins.args, parts[i].uid, parts[i].a, parts[i].z)
+	}); err != nil {
+		return fmt.Errorf("store: insert part: %w", err)
 	}
-	for _, p := range rec.parts {
-		if _, err := ins.part.ExecContext(ctx, uid, p.partID, p.z); err != nil {
-			return Summary{}, fmt.Errorf("store: insert part: %w", err)
-		}
+	if err := ins.exec(ctx, tRecipients, len(recipients), func(i int) {
+		ins.args = append(ins.args, recipients[i].a, recipients[i].uid)
+	}); err != nil {
+		return fmt.Errorf("store: insert recipient: %w", err)
 	}
-	for _, a := range rec.recipients {
-		if _, err := ins.recipient.ExecContext(ctx, a, uid); err != nil {
-			return Summary{}, fmt.Errorf("store: insert recipient: %w", err)
-		}
+	if err := ins.exec(ctx, tTags, len(tags), func(i int) {
+		ins.args = append(ins.args, tags[i].a, tags[i].uid)
+	}); err != nil {
+		return fmt.Errorf("store: insert tag: %w", err)
 	}
-	for _, t := range sum.Tags {
-		if _, err := ins.tag.ExecContext(ctx, t, uid); err != nil {
-			return Summary{}, fmt.Errorf("store: insert tag: %w", err)
-		}
+	// New messages are unread.
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET total = total + ?, unread = unread + ?, size = size + ?`,
+		len(recs), len(recs), size); err != nil {
+		return fmt.Errorf("store: count messages: %w", err)
 	}
-	return sum, nil
+	return nil
 }
 
 // index adds the full-text rows of records already inserted. The writer runs it once per batch,
@@ -637,11 +721,11 @@ func (ins *inserts) insert(ctx context.Context, tx dbtx, rec *record) (Summary, 
 // statement opens a statement savepoint, so indexing last keeps the batch's index data in
 // memory until the commit writes it as one segment.
 func (ins *inserts) index(ctx context.Context, recs []*record) error {
-	for _, rec := range recs {
-		f := rec.fts
-		if _, err := ins.fts.ExecContext(ctx, rec.sum.UID, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments); err != nil {
-			return fmt.Errorf("store: index: %w", err)
-		}
+	if err := ins.exec(ctx, tFTS, len(recs), func(i int) {
+		f := &recs[i].fts
+		ins.args = append(ins.args, recs[i].sum.UID, f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments)
+	}); err != nil {
+		return fmt.Errorf("store: index: %w", err)
 	}
 	return nil
 }

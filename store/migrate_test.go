@@ -17,8 +17,14 @@ func TestMigrationFromVersion1(t *testing.T) {
 	if err := migrateTo(ctx, db, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO messages (id, created, size, subject) VALUES ('old1', 1, 10, 'from v1')`); err != nil {
-		t.Fatal(err)
+	// As the writer of version 1 stores a message: the row, and the counters.
+	for _, q := range []string{
+		`INSERT INTO messages (id, created, size, subject) VALUES ('old1', 1, 10, 'from v1')`,
+		`UPDATE counters SET total = total + 1, unread = unread + 1, size = size + 10`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db.Close()
 

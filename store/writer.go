@@ -63,12 +63,7 @@ func (s *Store) writer() {
 		return
 	}
 	defer conn.Close()
-	ins, err := prepareInserts(ctx, conn)
-	if err != nil {
-		s.log.Error("writer cannot prepare statements", "err", err)
-		s.failAll(err)
-		return
-	}
+	ins := newInserts(conn)
 	defer ins.close()
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
 	for {
@@ -184,27 +179,26 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 			s.log.Error("rollback failed", "err", err)
 		}
 	}
-	// Messages are indexed after the other inserts, just before a change (which may delete them)
-	// or the commit.
-	var unindexed []*record
-	index := func() error {
-		err := ins.index(ctx, unindexed)
-		unindexed = unindexed[:0]
+	// Consecutive messages are inserted together, then indexed, before a change (which may
+	// delete them) or the commit.
+	var pending []*record
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := ins.insert(ctx, conn, pending)
+		if err == nil {
+			err = ins.index(ctx, pending)
+		}
+		pending = pending[:0]
 		return err
 	}
 	for i, req := range batch {
 		if req.rec != nil {
-			sum, err := ins.insert(ctx, conn, req.rec)
-			if err != nil {
-				rollback()
-				return results, nil, err
-			}
-			unindexed = append(unindexed, req.rec)
-			results[i].summary = sum
-			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+			pending = append(pending, req.rec)
 			continue
 		}
-		if err := index(); err != nil {
+		if err := flush(); err != nil {
 			rollback()
 			return results, nil, err
 		}
@@ -214,9 +208,16 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 			return results, nil, err
 		}
 	}
-	if err := index(); err != nil {
+	if err := flush(); err != nil {
 		rollback()
 		return results, nil, err
+	}
+	for i, req := range batch {
+		if req.rec != nil {
+			sum := req.rec.sum
+			results[i].summary = sum
+			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		rollback()

@@ -57,7 +57,8 @@ CREATE VIRTUAL TABLE fts USING fts5(
 	content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
 );
 
--- Store-wide counters kept by triggers, so a list never counts the whole table.
+-- Store-wide counters, so a list never counts the whole table. The writer adds each batch of new
+-- messages (one update per batch, not one per message); triggers keep them right on changes.
 CREATE TABLE counters (
 	one    INTEGER PRIMARY KEY CHECK (one = 1),
 	total  INTEGER NOT NULL,
@@ -65,9 +66,6 @@ CREATE TABLE counters (
 	size   INTEGER NOT NULL
 );
 INSERT INTO counters VALUES (1, 0, 0, 0);
-CREATE TRIGGER messages_ins AFTER INSERT ON messages BEGIN
-	UPDATE counters SET total = total + 1, unread = unread + (NEW.read = 0), size = size + NEW.size;
-END;
 CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN
 	UPDATE counters SET total = total - 1, unread = unread - (OLD.read = 0), size = size - OLD.size;
 	DELETE FROM fts WHERE rowid = OLD.uid;
