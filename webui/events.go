@@ -38,8 +38,8 @@ type EventError struct {
 	Message string
 }
 
-// upgrader returns a websocket upgrader with small buffers and the origin check.
-func (s *Server) upgrader() *websocket.Upgrader {
+// newUpgrader returns a websocket upgrader with small buffers and the origin check.
+func (s *Server) newUpgrader() *websocket.Upgrader {
 	return &websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   256,
@@ -51,6 +51,13 @@ func (s *Server) upgrader() *websocket.Upgrader {
 
 // events is the /api/events websocket: stats on connect, then the store's changes.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	s.serveWebsocket(w, r, mailpitFrame, true)
+}
+
+// serveWebsocket upgrades the request and hands the connection to a goroutine, so that the
+// request's own goroutine and net/http's buffers for it are released: an idle client costs
+// two small goroutines (writer and reader), its subscription and gorilla's connection state.
+func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request, frame framer, withStats bool) {
 	if !s.originAllowed(r) {
 		http.Error(w, "webui: websocket from a foreign origin refused", http.StatusForbidden)
 		return
@@ -60,15 +67,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer done()
 	// Subscribe before the upgrade so nothing committed after the stats is missed.
 	sub := s.st.Subscribe(s.opts.EventBuffer)
-	defer sub.Close()
-	c, err := s.upgrader().Upgrade(w, r, nil)
+	c, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		sub.Close()
+		done()
 		return // the upgrader answered
 	}
-	s.serveEvents(r.Context(), c, sub, mailpitFrame, true)
+	go func() {
+		defer done()
+		defer sub.Close()
+		s.serveEvents(context.Background(), c, sub, frame, withStats)
+	}()
 }
 
 // framer turns a store event into a websocket message; ok=false skips it.

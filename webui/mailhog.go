@@ -452,23 +452,7 @@ func mhFrame(ctx context.Context, s *Server, ev store.Event) (any, bool) {
 
 // mhWebsocket is GET /api/v2/websocket: each new message as MailHog JSON.
 func (s *Server) mhWebsocket(w http.ResponseWriter, r *http.Request) {
-	if !s.originAllowed(r) {
-		http.Error(w, "webui: websocket from a foreign origin refused", http.StatusForbidden)
-		return
-	}
-	done, ok := s.longLived()
-	if !ok {
-		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer done()
-	sub := s.st.Subscribe(s.opts.EventBuffer)
-	defer sub.Close()
-	c, err := s.upgrader().Upgrade(w, r, nil)
-	if err != nil {
-		return
-	}
-	s.serveEvents(r.Context(), c, sub, mhFrame, false)
+	s.serveWebsocket(w, r, mhFrame, false)
 }
 
 // decodeTransfer undoes a Content-Transfer-Encoding; content it cannot decode is returned as is.

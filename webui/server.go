@@ -24,6 +24,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -89,7 +91,8 @@ type Options struct {
 	// Label is shown by the web inbox (Mailpit's --ui-label).
 	Label string
 	// EventBuffer is how many store events may wait for one websocket client before it is
-	// disconnected. Default 256.
+	// disconnected. Default 64: a bulk change of more messages makes clients reconnect and
+	// reload, which is cheaper for them than replaying it event by event.
 	EventBuffer int
 	// PingInterval is how often websocket clients are pinged. Default 30s; a client that does not
 	// answer within twice that is disconnected.
@@ -100,15 +103,16 @@ type Options struct {
 
 // Server is the HTTP server. Its methods are safe for concurrent use.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	st      Store
-	auth    *authenticator
-	handler http.Handler
-	http    *http.Server
-	started time.Time
-	routes  []route
-	wsPool  bufferPool
+	opts     Options
+	log      *slog.Logger
+	st       Store
+	auth     *authenticator
+	handler  http.Handler
+	http     *http.Server
+	started  time.Time
+	routes   []route
+	wsPool   bufferPool
+	upgrader *websocket.Upgrader
 
 	statsMu   sync.Mutex
 	statsAt   time.Time
@@ -132,7 +136,7 @@ func New(opts Options) (*Server, error) {
 		opts.Version = "dev"
 	}
 	if opts.EventBuffer <= 0 {
-		opts.EventBuffer = 256
+		opts.EventBuffer = 64
 	}
 	if opts.PingInterval <= 0 {
 		opts.PingInterval = 30 * time.Second
@@ -154,6 +158,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.auth = a
 	}
+	s.upgrader = s.newUpgrader()
 	s.routes = s.routeTable()
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
