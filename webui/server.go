@@ -122,6 +122,7 @@ type Server struct {
 	closing chan struct{} // closed on Shutdown/Close: ends websockets and waits
 	closed  bool
 	conns   sync.WaitGroup // long-lived handlers (websocket, SSE, wait)
+	active  int            // long-lived handlers running (for tests)
 }
 
 // New returns a server over opts.Store. It fails when the auth file cannot be read.
@@ -237,7 +238,13 @@ func (s *Server) longLived() (func(), bool) {
 		return nil, false
 	}
 	s.conns.Add(1)
-	return s.conns.Done, true
+	s.active++
+	return func() {
+		s.mu.Lock()
+		s.active--
+		s.mu.Unlock()
+		s.conns.Done()
+	}, true
 }
 
 // stats returns store figures, cached briefly so that many websocket clients share a query. The
