@@ -2,6 +2,8 @@ package webui
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -253,5 +255,53 @@ func TestWaitPromptAndTimeout(t *testing.T) {
 		if res, body := e.do("GET", "/api/v1/wait?"+bad, ""); res.StatusCode != 400 {
 			t.Errorf("%s: %d %s", bad, res.StatusCode, body)
 		}
+	}
+}
+
+func TestWebsocketPingPong(t *testing.T) {
+	e := newEnv(t, Options{PingInterval: 30 * time.Millisecond})
+	// A live client answers pings (gorilla does so while reading) and stays connected.
+	c := e.wsDial("/api/events")
+	pings := make(chan struct{}, 10)
+	c.SetPingHandler(func(data string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := range 4 { // four pings span more than twice the pong deadline
+		select {
+		case <-pings:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ping %d not received", i)
+		}
+	}
+	// A client that never answers (a raw connection that stops reading) is dropped.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// The server closes the connection after 2 × PingInterval without a pong: reading then
+	// reaches EOF (after the handshake, stats and pings).
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Fatalf("silent client not disconnected: %v", err)
+	}
+	// The live client is still connected.
+	select {
+	case <-pings:
+	case <-time.After(5 * time.Second):
+		t.Fatal("live client lost its pings")
 	}
 }
