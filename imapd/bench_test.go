@@ -225,6 +225,43 @@ func BenchmarkUIDFetchEnvelopes(b *testing.B) {
 	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/1000-envelopes")
 }
 
+// BenchmarkSearch measures UID SEARCH over 100,000 messages: a selective text key, and an OR of
+// two keys (two store searches, united in Go) with NOT SEEN.
+func BenchmarkSearch(b *testing.B) {
+	st := benchStore(b)
+	_, addr := startServer(b, imapd.Options{Store: st})
+	c := dial(b, addr, "me", nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	hdr := func(k, v string) []imap.SearchCriteriaHeaderField {
+		return []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}
+	}
+	for _, bc := range []struct {
+		name string
+		c    imap.SearchCriteria
+		min  int
+	}{
+		{"subject", imap.SearchCriteria{Header: hdr("Subject", "order #54321")}, 1},
+		{"or-not-seen", imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen},
+			Or: [][2]imap.SearchCriteria{{{Header: hdr("Subject", "order #54321")}, {Header: hdr("To", "customer12@example.org")}}}}, 200},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				crit := bc.c
+				res, err := c.UIDSearch(&crit, nil).Wait()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n := len(res.AllUIDs()); n < bc.min {
+					b.Fatalf("%d results, want at least %d", n, bc.min)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/search")
+		})
+	}
+}
+
 // BenchmarkIdleConnectionMemory measures the server's memory per idle connection: 200 clients
 // (in a child process, so that their memory is not counted) log in, SELECT the 100,000-message
 // INBOX and IDLE. The figure is heap plus goroutine stacks after GC, divided by the connections.

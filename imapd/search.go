@@ -25,6 +25,7 @@ import (
 type snapEntry struct {
 	uid     imap.UID
 	seq     uint32 // the client's sequence number
+	read    bool
 	deleted bool
 }
 
@@ -46,7 +47,8 @@ func (s *session) search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	sr.all = make([]snapEntry, 0, len(mb.entries))
 	for i := range mb.entries {
 		if seq := s.view.clientSeqLocked(uint32(i + 1)); seq != 0 {
-			sr.all = append(sr.all, snapEntry{uid: mb.entries[i].uid, seq: seq, deleted: mb.entries[i].deleted})
+			e := &mb.entries[i]
+			sr.all = append(sr.all, snapEntry{uid: e.uid, seq: seq, read: e.read, deleted: e.deleted})
 		}
 	}
 	sr.count = s.view.count
@@ -99,7 +101,8 @@ func (sr *searcher) index(uid imap.UID) int {
 type level struct {
 	terms      []store.Term
 	filters    []func(snapEntry) bool
-	none       bool // a key nothing can match (a flag letterbox does not keep)
+	none       bool  // a key nothing can match (a flag letterbox does not keep)
+	read       *bool // SEEN (true) or UNSEEN (false)
 	sentSince  time.Time
 	sentBefore time.Time
 }
@@ -147,7 +150,7 @@ func (sr *searcher) translate(c *imap.SearchCriteria) level {
 	for _, f := range c.Flag {
 		switch {
 		case strings.EqualFold(string(f), string(imap.FlagSeen)):
-			l.term("is", "read")
+			l.setRead(true)
 		case strings.EqualFold(string(f), string(imap.FlagDeleted)):
 			l.filters = append(l.filters, func(e snapEntry) bool { return e.deleted })
 		default:
@@ -157,7 +160,7 @@ func (sr *searcher) translate(c *imap.SearchCriteria) level {
 	for _, f := range c.NotFlag {
 		switch {
 		case strings.EqualFold(string(f), string(imap.FlagSeen)):
-			l.term("is", "unread")
+			l.setRead(false)
 		case strings.EqualFold(string(f), string(imap.FlagDeleted)):
 			l.filters = append(l.filters, func(e snapEntry) bool { return !e.deleted })
 		}
@@ -169,6 +172,34 @@ func (sr *searcher) translate(c *imap.SearchCriteria) level {
 		l.term("smaller", strconv.FormatInt(c.Smaller, 10))
 	}
 	return l
+}
+
+// setRead records SEEN or UNSEEN; both at once match nothing.
+func (l *level) setRead(read bool) {
+	if l.read != nil && *l.read != read {
+		l.none = true
+	}
+	l.read = &read
+}
+
+// placeRead puts SEEN/UNSEEN where it is cheapest: into the store query (is:read, is:unread) when
+// the level has one anyway, where it narrows it; else in Go on the mailbox's read state, which
+// spares a store search that would list most of the mailbox.
+func (l *level) placeRead() {
+	if l.read == nil {
+		return
+	}
+	read := *l.read
+	if len(l.terms) > 0 || !l.sentSince.IsZero() || !l.sentBefore.IsZero() {
+		if read {
+			l.term("is", "read")
+		} else {
+			l.term("is", "unread")
+		}
+	} else {
+		l.filters = append(l.filters, func(e snapEntry) bool { return e.read == read })
+	}
+	l.read = nil
 }
 
 // day is the start of t's date, UTC (IMAP dates have no time and ignore time zones).
@@ -186,7 +217,7 @@ func (sr *searcher) eval(c *imap.SearchCriteria) ([]imap.UID, error) {
 	var rest []imap.SearchCriteria
 	for _, n := range c.Not {
 		nl := sr.translate(&n)
-		if len(nl.terms) == 1 && len(nl.filters) == 0 && !nl.none && nl.sentSince.IsZero() && nl.sentBefore.IsZero() &&
+		if nl.read == nil && len(nl.terms) == 1 && len(nl.filters) == 0 && !nl.none && nl.sentSince.IsZero() && nl.sentBefore.IsZero() &&
 			len(n.Not) == 0 && len(n.Or) == 0 {
 			t := nl.terms[0]
 			t.Negate = !t.Negate
@@ -196,6 +227,7 @@ func (sr *searcher) eval(c *imap.SearchCriteria) ([]imap.UID, error) {
 		rest = append(rest, n)
 	}
 
+	l.placeRead()
 	uids, err := sr.base(&l)
 	if err != nil {
 		return nil, err
