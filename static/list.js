@@ -53,6 +53,7 @@ export class MessageList {
     this.maxHeight = MAX_HEIGHT;
     this.seq = 0;
     this.statsTimer = 0;
+    this.lastEvent = 0;
 
     root.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.schedule()).observe(root);
@@ -151,6 +152,7 @@ export class MessageList {
 
   /** onNew handles a new-message event. */
   onNew(s) {
+    this.lastEvent = performance.now();
     this.storeTotal++;
     if (!s.Read) this.storeUnread++;
     if (!s.Tags) s.Tags = [];
@@ -192,6 +194,7 @@ export class MessageList {
 
   /** onDelete removes one message. */
   onDelete(d) {
+    this.lastEvent = performance.now();
     const key = this.byId.get(d.ID);
     if (key == null) {
       if (this.gone.delete(d.ID)) return;
@@ -243,18 +246,27 @@ export class MessageList {
     this.onChange();
   }
 
-  /** onStats takes whole-store figures; a mismatch means events were missed. */
+  /**
+   * checkTotalSoon reloads when the store's total and the list's still differ
+   * once events have been quiet for a second. Stats run ahead of the events
+   * still queued for this page, so during a burst a difference is normal, and
+   * reloading then would count the queued messages twice.
+   */
+  checkTotalSoon() {
+    if (this.statsTimer) return;
+    this.statsTimer = setTimeout(() => {
+      this.statsTimer = 0;
+      if (this.query || this.storeTotal === this.total) return;
+      if (performance.now() - this.lastEvent < 1000) this.checkTotalSoon();
+      else this.reload();
+    }, 1000);
+  }
+
+  /** onStats takes whole-store figures; a lasting mismatch means events were missed. */
   onStats(d) {
     if (typeof d.Total === 'number') {
       this.storeTotal = d.Total;
-      // Stats may run a little behind or ahead of the events; reload only when
-      // the last figure still disagrees a moment later.
-      if (!this.query && this.loaded && d.Total !== this.total && !this.statsTimer) {
-        this.statsTimer = setTimeout(() => {
-          this.statsTimer = 0;
-          if (!this.query && this.storeTotal !== this.total) this.reload();
-        }, 800);
-      }
+      if (!this.query && this.loaded && d.Total !== this.total) this.checkTotalSoon();
     }
     if (typeof d.Unread === 'number') this.storeUnread = d.Unread;
     this.onChange();
