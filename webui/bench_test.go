@@ -208,7 +208,7 @@ func BenchmarkOpen100k(b *testing.B) {
 	b.Run("message", func(b *testing.B) {
 		measure(b, h, func(int) string { return "/api/v1/message/" + entries[r.IntN(len(entries))].ID })
 	})
-	b.Run("view-html", func(b *testing.B) {
+	b.Run("view-txt", func(b *testing.B) {
 		measure(b, h, func(int) string { return "/view/" + entries[r.IntN(len(entries))].ID + ".txt" })
 	})
 }
