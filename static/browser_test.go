@@ -210,7 +210,7 @@ func TestOpenMessage(t *testing.T) {
 	if want := "view/" + sum.ID + ".html"; frame["src"] != want {
 		t.Errorf("iframe src = %q, want %q", frame["src"], want)
 	}
-	text, origin := frameText(t, ctx, "/view/"+sum.ID+".html")
+	text, origin, _ := frameText(t, ctx, "/view/"+sum.ID+".html")
 	if !strings.Contains(text, "Receipt from HTML") {
 		t.Errorf("iframe shows %q, want the HTML body", text)
 	}
@@ -779,4 +779,32 @@ func TestOnboardingCommands(t *testing.T) {
 		}
 	}
 	waitJS(t, ctx, rowsText+`.sort().join() === 'Hello from curl,Hello from swaks'`, 3*time.Second)
+}
+
+// TestInlineImages checks that cid: images show in the message frame, while a
+// remote image stays blocked until asked for.
+func TestInlineImages(t *testing.T) {
+	s := newStack(t)
+	raw := "From: App <app@example.com>\r\nTo: dev@example.com\r\nSubject: Logo inside\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/related; boundary=rel\r\n\r\n" +
+		"--rel\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" +
+		`<p>Logo: <img src="cid:logo@app" alt="logo"> remote: <img src="http://127.0.0.1:9/remote.png" alt="remote"></p>` + "\r\n" +
+		"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo@app>\r\nContent-Disposition: inline; filename=logo.png\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		b64(onePixelPNG) + "\r\n--rel--\r\n"
+	sum := s.add(t, "app@example.com", []string{"dev@example.com"}, []byte(raw))
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#list-rows a`)))
+	waitJS(t, ctx, `performance.getEntriesByName('letterbox:frame-loaded').length > 0`, 5*time.Second)
+	_, _, images := frameText(t, ctx, "/view/"+sum.ID+".html")
+	if images != "loaded,blocked" {
+		t.Errorf("images in the frame: %q, want the cid: image loaded and the remote one blocked", images)
+	}
+	if got := eval[string](t, ctx, `document.getElementById('remote-notice').textContent`); !strings.Contains(got, "1 item") {
+		t.Errorf("remote notice = %q", got)
+	}
+	do(t, ctx, chromedp.Click(chromedp.ID("tab-attachments")))
+	if got := eval[string](t, ctx, `document.getElementById('panel-attachments').textContent`); !strings.Contains(got, "Inline parts") || !strings.Contains(got, "cid:logo@app") {
+		t.Errorf("attachments view = %q", got)
+	}
 }

@@ -394,19 +394,20 @@ func storePage(offset, limit int) store.Page { return store.Page{Offset: offset,
 // into it, but the browser's debugger can: through an isolated world when the
 // frame lives in the page's process, or by attaching to it when Chromium put
 // it in a process of its own.
-func frameText(t testing.TB, ctx context.Context, urlPart string) (text, origin string) {
+func frameText(t testing.TB, ctx context.Context, urlPart string) (text, origin, images string) {
 	t.Helper()
-	const expr = `JSON.stringify([document.body ? document.body.innerText : '', self.origin])`
+	const expr = `JSON.stringify([document.body ? document.body.innerText : '', self.origin,
+		[...document.images].map(i => i.naturalWidth > 0 ? 'loaded' : 'blocked').join(',')])`
 	decode := func(v []byte) {
 		var s string
-		var pair [2]string
+		var pair [3]string
 		if err := json.Unmarshal(v, &s); err != nil {
 			t.Fatalf("frame text: %v", err)
 		}
 		if err := json.Unmarshal([]byte(s), &pair); err != nil {
 			t.Fatalf("frame text: %v", err)
 		}
-		text, origin = pair[0], pair[1]
+		text, origin, images = pair[0], pair[1], pair[2]
 	}
 	tree, err := chromedp.Call(ctx, page.GetFrameTree, cdp.Empty{})
 	if err != nil {
@@ -435,7 +436,7 @@ func frameText(t testing.TB, ctx context.Context, urlPart string) (text, origin 
 			t.Fatalf("evaluate in frame: %v", err)
 		}
 		decode([]byte(res.Result.Value))
-		return text, origin
+		return text, origin, images
 	}
 	targets, err := chromedp.Targets(ctx)
 	if err != nil {
@@ -451,7 +452,7 @@ func frameText(t testing.TB, ctx context.Context, urlPart string) (text, origin 
 			}
 			b, _ := json.Marshal(v)
 			decode(b)
-			return text, origin
+			return text, origin, images
 		}
 	}
 	var urls []string
@@ -459,7 +460,7 @@ func frameText(t testing.TB, ctx context.Context, urlPart string) (text, origin 
 		urls = append(urls, ti.Type+" "+ti.URL)
 	}
 	t.Fatalf("no frame with %q in its URL; targets: %q", urlPart, urls)
-	return "", ""
+	return "", "", ""
 }
 
 // press sends one key as a key-down and key-up, without a character event,
