@@ -56,6 +56,9 @@ CREATE VIRTUAL TABLE fts USING fts5(
 	subject, sender, recipients, message_id, headers, body, attachments,
 	content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2'
 );
+-- Every commit adds one small segment to the index. Merging them 16 at a time (rather than 4)
+-- rewrites each entry fewer times (fewer levels) for a few more segments to search.
+INSERT INTO fts (fts, rank) VALUES ('automerge', 16);
 
 -- Store-wide counters, so a list never counts the whole table. The writer adds each batch of new
 -- messages (one update per batch, not one per message); triggers keep them right on changes.
