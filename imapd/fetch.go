@@ -57,22 +57,23 @@ func (s *session) fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	changed := map[imap.UID]bool{}
 	if markSeen && !s.readOnly {
 		var ids []string
+		var uids []imap.UID
 		for i := range targets {
 			if e := &targets[i].entry; !e.read {
 				ids = append(ids, e.id)
+				uids = append(uids, e.uid)
 				e.read = true
 				changed[e.uid] = true
 			}
 		}
 		if len(ids) > 0 {
+			mb.mu.Lock()
+			marks := mb.markReadLocked(uids)
+			mb.mu.Unlock()
 			if err := s.srv.store.SetRead(s.ctx(), ids, true); err != nil {
 				return s.serverError("mark the messages read", err)
 			}
-			mb.mu.Lock()
-			for uid := range changed {
-				mb.setReadLocked(uid, true, s.view)
-			}
-			mb.mu.Unlock()
+			mb.applyRead(marks, true, s.view)
 		}
 	}
 

@@ -22,6 +22,9 @@ type entry struct {
 	created int64 // unix microseconds
 	read    bool
 	deleted bool // \Deleted, mirrored from Server.deleted
+	// readChanges counts the read-state changes that came from the store (events, reloads); a
+	// session's own change is applied early only if none came meanwhile (see readMarks).
+	readChanges uint32
 }
 
 func (e *entry) flags() []imap.Flag {
@@ -221,6 +224,9 @@ func (mb *mailbox) syncLocked(fresh []entry) {
 		e := &mb.entries[i]
 		f := fresh[keep[e.uid]]
 		if f.read != e.read || f.deleted != e.deleted {
+			if f.read != e.read {
+				e.readChanges++
+			}
 			e.read, e.deleted = f.read, f.deleted
 			mb.queueLocked(update{seq: uint32(i + 1), uid: e.uid, flags: e.flags()}, nil)
 		}
@@ -335,7 +341,10 @@ func (mb *mailbox) applyLocked(ev store.Event) {
 		}
 	case store.EventUpdate:
 		if ev.Read != nil {
-			mb.setReadLocked(imap.UID(ev.UID), *ev.Read, nil)
+			if i := mb.findLocked(imap.UID(ev.UID)); i >= 0 {
+				mb.entries[i].readChanges++
+				mb.setReadLocked(imap.UID(ev.UID), *ev.Read, nil)
+			}
 		}
 	}
 }
@@ -364,6 +373,35 @@ func (mb *mailbox) setReadLocked(uid imap.UID, read bool, source *view) {
 	}
 	mb.entries[i].read = read
 	mb.queueLocked(update{seq: uint32(i + 1), uid: uid, flags: mb.entries[i].flags()}, source)
+}
+
+// readMarks remembers, before a session changes read states in the store, how many store changes
+// each message had seen; see applyRead.
+type readMarks map[imap.UID]uint32
+
+// markReadLocked takes the marks of uids.
+func (mb *mailbox) markReadLocked(uids []imap.UID) readMarks {
+	marks := make(readMarks, len(uids))
+	for _, uid := range uids {
+		if i := mb.findLocked(uid); i >= 0 {
+			marks[uid] = mb.entries[i].readChanges
+		}
+	}
+	return marks
+}
+
+// applyRead applies a session's own change of read states, which the store has committed, before
+// its events arrive (so that the session's answer shows it, and its client is not told twice). A
+// message whose read state the store changed meanwhile is left to the events: that change may be
+// newer than the session's, and the events apply every change in order.
+func (mb *mailbox) applyRead(marks readMarks, read bool, source *view) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	for uid, mark := range marks {
+		if i := mb.findLocked(uid); i >= 0 && mb.entries[i].readChanges == mark {
+			mb.setReadLocked(uid, read, source)
+		}
+	}
 }
 
 // setDeletedLocked changes the \Deleted flag of uid and tells the views but source.

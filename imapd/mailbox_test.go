@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/letterbox-mail/letterbox/store"
 )
 
 // TestViewSequenceNumbers checks the translation between the sequence numbers a client knows and
@@ -70,5 +72,33 @@ func TestHugeSequenceRange(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("1:4294967295 walked the whole range")
+	}
+}
+
+// TestOwnReadChangeNeverOverridesANewerOne: a session's own read change, applied before its
+// event, must not undo a change the store made after it.
+func TestOwnReadChangeNeverOverridesANewerOne(t *testing.T) {
+	mb := &mailbox{views: map[*view]struct{}{}, entries: []entry{{uid: 7, id: "x"}}}
+	read, unread := true, false
+
+	// Our SetRead(true) commits, then someone else's SetRead(false); both events are applied
+	// before we apply ours early.
+	marks := mb.markReadLocked([]imap.UID{7})
+	mb.applyLocked(store.Event{Type: store.EventUpdate, UID: 7, Read: &read})
+	mb.applyLocked(store.Event{Type: store.EventUpdate, UID: 7, Read: &unread})
+	mb.applyRead(marks, true, nil)
+	if mb.entries[0].read {
+		t.Error("the early application of our change undid the newer one")
+	}
+
+	// Nothing came meanwhile: ours applies at once, and its event later changes nothing.
+	marks = mb.markReadLocked([]imap.UID{7})
+	mb.applyRead(marks, true, nil)
+	if !mb.entries[0].read {
+		t.Error("our change was not applied")
+	}
+	mb.applyLocked(store.Event{Type: store.EventUpdate, UID: 7, Read: &read})
+	if !mb.entries[0].read {
+		t.Error("our own event changed the state")
 	}
 }

@@ -339,14 +339,13 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			}
 		}
 		if len(ids) > 0 {
+			mb.mu.Lock()
+			marks := mb.markReadLocked(uids)
+			mb.mu.Unlock()
 			if err := s.srv.store.SetRead(s.ctx(), ids, value); err != nil {
 				return s.serverError("change the read state", err)
 			}
-			mb.mu.Lock()
-			for _, uid := range uids {
-				mb.setReadLocked(uid, value, s.view)
-			}
-			mb.mu.Unlock()
+			mb.applyRead(marks, value, s.view)
 		}
 	}
 	if touch, value := change(deleted); touch {
