@@ -185,7 +185,7 @@ function smtpAddress() {
 let emptyKind = '';
 function updateEmpty() {
   const empty = $('empty');
-  const kind = !list.loaded || list.total > 0 ? '' : route.q ? 'search:' + route.q : 'inbox';
+  const kind = !list.loaded || list.total > 0 ? '' : list.error ? 'error:' + list.error : route.q ? 'search:' + route.q : 'inbox';
   if (kind === emptyKind) return;
   emptyKind = kind;
   layout.classList.toggle('is-empty', kind === 'inbox');
@@ -193,6 +193,14 @@ function updateEmpty() {
   $('list').hidden = !!kind;
   clear(empty);
   if (!kind) return;
+  if (list.error) {
+    empty.append(
+      h('h2', { text: 'This search is not valid' }),
+      h('p', {}, h('code', { text: route.q })),
+      h('p', { class: 'muted', text: list.error }),
+      h('button', { type: 'button', class: 'btn', onclick: (e) => { e.stopPropagation(); toggleHelp(true); } }, 'Search syntax'));
+    return;
+  }
   if (kind !== 'inbox') {
     empty.append(
       h('h2', { text: 'No messages match' }),

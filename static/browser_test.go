@@ -417,6 +417,16 @@ func TestSearch(t *testing.T) {
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#msg-addrs .addr')].find(b => b.textContent.includes('bob@example.com')).click()`))
 	waitJS(t, ctx, rowsText+`.length === 1 && `+rowsText+`[0] === 'Invoice 1002' && document.getElementById('q').value === 'to:bob@example.com'`, 3*time.Second)
 
+	// A search the server refuses says why.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.letterbox.navigate({q: 'after:banana', m: ''})`))
+	waitJS(t, ctx, `!document.getElementById('empty').hidden && document.getElementById('empty').textContent.includes('not valid')`, 3*time.Second)
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#empty button`)))
+	if !eval[bool](t, ctx, `!document.getElementById('search-help').hidden`) {
+		t.Error("the Search syntax button does not open the help")
+	}
+	// Examples in the help run a search.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('#search-help .example')].find(b => b.textContent === 'has:attachment').click()`))
+	waitJS(t, ctx, rowsText+`.join() === 'Password reset' && document.getElementById('search-help').hidden`, 3*time.Second)
 	// A search with no match says so.
 	do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.letterbox.navigate({q: 'nothing-matches-this', m: ''})`))
 	waitJS(t, ctx, `!document.getElementById('empty').hidden && document.getElementById('empty').textContent.includes('No messages match')`, 3*time.Second)

@@ -30,6 +30,7 @@ export class MessageList {
     this.rowH = parseFloat(getComputedStyle(root).getPropertyValue('--row-h')) || 76;
 
     this.query = '';
+    this.error = ''; // why the server refused the search, if it did
     this.loaded = false; // the first page of the current query arrived
     this.total = 0; // messages matching the query
     this.unread = 0; // of those, unread
@@ -95,10 +96,23 @@ export class MessageList {
     try {
       res = await api.list({ query: this.query, start, limit: PAGE });
     } catch (err) {
-      if (gen === this.gen) this.onError(err);
+      if (gen !== this.gen) return;
+      if (err.status !== 400) {
+        this.onError(err);
+        return;
+      }
+      // The server refused the search: show why instead of stale results.
+      this.cache.clear();
+      this.byId.clear();
+      this.total = this.unread = 0;
+      this.error = err.message.replace(/^400: (webui: )?/, '');
+      this.loaded = true;
+      this.render();
+      this.onChange();
       return;
     }
     if (gen !== this.gen) return;
+    this.error = '';
     this.cache.clear();
     this.byId.clear();
     this.applyPage(res, start);
