@@ -177,6 +177,7 @@ func New(opts Options) (*Server, error) {
 }
 
 // Handler returns the server's HTTP handler, with every security check, for tests and embedding.
+// Requests must carry an allowed Host (such as 127.0.0.1 or localhost), as on the wire.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve accepts HTTP connections on l until Shutdown or Close; it then returns ErrServerClosed.
