@@ -83,3 +83,36 @@ func TestStoreFailure(t *testing.T) {
 		t.Errorf("the connection did not survive: %v", err)
 	}
 }
+
+// panickyStore panics when asked for one message's bytes.
+type panickyStore struct {
+	*store.Store
+	id string
+}
+
+func (p panickyStore) Raw(ctx context.Context, id string) ([]byte, error) {
+	if id == p.id {
+		panic("simulated bug reading " + id)
+	}
+	return p.Store.Raw(ctx, id)
+}
+
+// TestPanicCostsACommand checks that a panic while answering a command is answered NO and the
+// connection goes on.
+func TestPanicCostsACommand(t *testing.T) {
+	st := openStore(t)
+	bad := add(t, st, store.Envelope{}, message("a@x.test", "b@y.test", "bad", "x"))
+	add(t, st, store.Envelope{}, message("a@x.test", "b@y.test", "good", "x"))
+	_, addr := startServer(t, imapd.Options{Store: panickyStore{st, bad.ID}})
+	c := dial(t, addr, "me", nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Envelope: true}).Collect(); err == nil || !strings.Contains(err.Error(), "SERVERBUG") {
+		t.Errorf("FETCH of the message that panics = %v, want NO [SERVERBUG]", err)
+	}
+	got, err := c.Fetch(imap.SeqSetNum(2), &imap.FetchOptions{Envelope: true}).Collect()
+	if err != nil || len(got) != 1 || got[0].Envelope.Subject != "good" {
+		t.Errorf("FETCH after the panic = %+v, %v", got, err)
+	}
+}

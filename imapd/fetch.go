@@ -91,15 +91,27 @@ func (s *session) fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 				return s.serverError("read a message", err)
 			}
 		}
-		if err := writeMessage(w.CreateMessage(t.seq), t.entry, raw, options, changed[t.entry.uid]); err != nil {
+		if err := s.writeMessage(w.CreateMessage(t.seq), t.entry, raw, options, changed[t.entry.uid]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeMessage writes one FETCH response.
-func writeMessage(m *imapserver.FetchResponseWriter, e entry, raw []byte, options *imap.FetchOptions, flagsChanged bool) error {
+// writeMessage writes one FETCH response. A panic half-way through a response leaves the
+// connection unusable (and the writer holding the connection's output): the connection is
+// closed, the writer released, and the panic goes on to Fetch's recover.
+func (s *session) writeMessage(m *imapserver.FetchResponseWriter, e entry, raw []byte, options *imap.FetchOptions, flagsChanged bool) (err error) {
+	closed := false
+	defer func() {
+		if v := recover(); v != nil {
+			s.conn.NetConn().Close()
+			if !closed {
+				m.Close()
+			}
+			panic(v)
+		}
+	}()
 	m.WriteUID(e.uid)
 	if options.Flags || flagsChanged {
 		m.WriteFlags(e.flags())
@@ -131,6 +143,7 @@ func writeMessage(m *imapserver.FetchResponseWriter, e entry, raw []byte, option
 	for _, bss := range options.BinarySectionSize {
 		m.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bss))
 	}
+	closed = true
 	return m.Close()
 }
 

@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -99,8 +100,18 @@ func (s *session) serverError(what string, err error) error {
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "letterbox could not " + what}
 }
 
+// recover turns a panic in a command into a NO [SERVERBUG] answer, logged with its stack, so that
+// one bad message or bug costs a command, not the connection. Use as defer s.recover(&err).
+func (s *session) recover(err *error) {
+	if v := recover(); v != nil {
+		s.log.Error("panic in a command", "panic", v, "stack", string(debug.Stack()))
+		*err = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "letterbox failed on this command"}
+	}
+}
+
 // Select opens INBOX, read-only for EXAMINE.
-func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+func (s *session) Select(name string, options *imap.SelectOptions) (_ *imap.SelectData, err error) {
+	defer s.recover(&err)
 	if !isInbox(name) {
 		return nil, noMailbox(name)
 	}
@@ -207,7 +218,8 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 }
 
 // Status answers STATUS INBOX, from the open mailbox when there is one, else from the store.
-func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+func (s *session) Status(name string, options *imap.StatusOptions) (_ *imap.StatusData, err error) {
+	defer s.recover(&err)
 	if !isInbox(name) {
 		return nil, noMailbox(name)
 	}
@@ -300,7 +312,8 @@ func readOnlyError() error {
 
 // Store changes \Seen (the store's read state, shared with the web inbox) and \Deleted (kept in
 // memory until EXPUNGE). Other flags are accepted and not kept, as PERMANENTFLAGS says.
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) (err error) {
+	defer s.recover(&err)
 	if s.readOnly {
 		return readOnlyError()
 	}
@@ -385,7 +398,8 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 
 // Expunge deletes from the store the messages flagged \Deleted (only those in uids, for UID
 // EXPUNGE). After EXAMINE, EXPUNGE is refused and CLOSE deletes nothing (RFC 3501 6.4.2).
-func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err error) {
+	defer s.recover(&err)
 	// CLOSE calls Expunge with a writer that writes nothing; EXPUNGE with one bound to the
 	// connection. The zero value tells them apart.
 	closing := *w == imapserver.ExpungeWriter{}
@@ -437,12 +451,14 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 }
 
 // Search runs SEARCH on the store's search (see search.go).
-func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (_ *imap.SearchData, err error) {
+	defer s.recover(&err)
 	return s.search(kind, criteria, options)
 }
 
 // Fetch answers FETCH (see fetch.go).
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) (err error) {
+	defer s.recover(&err)
 	return s.fetch(w, numSet, options)
 }
 
