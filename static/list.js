@@ -55,6 +55,7 @@ export class MessageList {
     this.seq = 0;
     this.statsTimer = 0;
     this.lastEvent = 0;
+    this.epoch = 0; // bumped when a deletion shifts the positions of cached messages
 
     root.addEventListener('scroll', () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.schedule()).observe(root);
@@ -115,7 +116,7 @@ export class MessageList {
     this.error = '';
     this.cache.clear();
     this.byId.clear();
-    this.applyPage(res, start);
+    this.applyPage(res, start, true);
     this.loaded = true;
     if (!keepScroll) this.root.scrollTop = 0;
     this.render();
@@ -127,14 +128,22 @@ export class MessageList {
     if (!this.reloadTimer) this.reloadTimer = setTimeout(() => this.reload(), delay);
   }
 
-  applyPage(res, start) {
+  /**
+   * applyPage caches a page of results. Keys come from the answer's own count,
+   * so they are right even when events arrived meanwhile. Only a reload takes
+   * the counts: a page fetched while scrolling may be older than the events
+   * already applied, and must not undo them.
+   */
+  applyPage(res, start, counts) {
     const msgs = res.messages || [];
     const count = res.messages_count ?? res.total ?? msgs.length;
-    this.total = count;
-    this.unread = res.messages_unread ?? res.unread ?? 0;
-    this.storeTotal = res.total ?? count;
-    this.storeUnread = res.unread ?? this.unread;
-    this.tags = res.tags || [];
+    if (counts) {
+      this.total = count;
+      this.unread = res.messages_unread ?? res.unread ?? 0;
+      this.storeTotal = res.total ?? count;
+      this.storeUnread = res.unread ?? this.unread;
+      this.tags = res.tags || [];
+    }
     msgs.forEach((m, j) => this.put(count - 1 - (start + j), m));
     this.evict();
   }
@@ -216,6 +225,7 @@ export class MessageList {
       return;
     }
     const s = this.cache.get(key);
+    this.epoch++;
     this.cache.delete(key);
     this.byId.delete(d.ID);
     this.total = Math.max(0, this.total - 1);
@@ -509,11 +519,17 @@ export class MessageList {
   async fetchPage(start) {
     if (this.inflight.has(start) || this.inflight.size >= 3) return;
     const gen = this.gen;
+    const epoch = this.epoch;
     this.inflight.add(start);
     try {
       const res = await api.list({ query: this.query, start, limit: PAGE });
       if (gen !== this.gen) return;
-      this.applyPage(res, start);
+      if (epoch !== this.epoch) {
+        // A deletion shifted positions while this page was on its way: fetch again.
+        this.schedule();
+        return;
+      }
+      this.applyPage(res, start, false);
       this.schedule();
       this.onChange();
     } catch (err) {
