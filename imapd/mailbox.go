@@ -246,6 +246,9 @@ func (mb *mailbox) syncLocked(fresh []entry) {
 func (mb *mailbox) bumpUIDNextLocked() {
 	if n := len(mb.entries); n > 0 && mb.entries[n-1].uid >= mb.uidNext {
 		mb.uidNext = mb.entries[n-1].uid + 1
+		if mb.srv != nil {
+			mb.srv.seenUID(mb.entries[n-1].uid)
+		}
 	}
 	if mb.uidNext == 0 {
 		mb.uidNext = 1
@@ -664,6 +667,10 @@ func (s *Server) openMailboxes() []*mailbox {
 // apply gives one event to every open mailbox and keeps the \Deleted flags tidy.
 func (s *Server) apply(ev store.Event) {
 	switch ev.Type {
+	case store.EventNew:
+		if ev.Summary != nil && ev.Summary.UID > 0 && ev.Summary.UID <= int64(^uint32(0)) {
+			s.seenUID(imap.UID(ev.Summary.UID))
+		}
 	case store.EventDelete:
 		s.flagMu.Lock()
 		delete(s.deleted, imap.UID(ev.UID))

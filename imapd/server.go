@@ -108,8 +108,9 @@ type Server struct {
 	idle         chan struct{} // closed and replaced when the last session ends
 	events       *store.Subscription
 	eventsDone   chan struct{}
-	eventBuffer  int          // events the subscription holds; eventBuffer unless a test says
-	reloads      atomic.Int64 // mailbox reloads after the subscription lagged
+	eventBuffer  int           // events the subscription holds; eventBuffer unless a test says
+	reloads      atomic.Int64  // mailbox reloads after the subscription lagged
+	maxUID       atomic.Uint32 // the highest UID seen in any mailbox or event: UIDNEXT is above it
 
 	preloadOnce sync.Once
 
@@ -202,6 +203,22 @@ func (s *Server) Serve(l net.Listener) error {
 		return ErrServerClosed
 	}
 	return fmt.Errorf("imapd: %w", err)
+}
+
+// seenUID records that uid exists (or existed).
+func (s *Server) seenUID(uid imap.UID) {
+	for {
+		cur := s.maxUID.Load()
+		if uint32(uid) <= cur || s.maxUID.CompareAndSwap(cur, uint32(uid)) {
+			return
+		}
+	}
+}
+
+// uidNext is the UIDNEXT of mb: above every UID it ever held and every UID this server has seen
+// (UIDs come from one sequence for all mailboxes). mb.mu must be held.
+func (s *Server) uidNextLocked(mb *mailbox) imap.UID {
+	return max(mb.uidNext, imap.UID(s.maxUID.Load())+1)
 }
 
 // preload loads the mailbox of all messages when the server starts serving, so that the first

@@ -366,6 +366,13 @@ func TestPerRecipientLogin(t *testing.T) {
 	if err != nil || len(res.AllUIDs()) != 3 {
 		t.Errorf("alice SEARCH TEXT hi = %v, %v; want her 3", res.AllUIDs(), err)
 	}
+	// UIDs come from one sequence: alice's UIDNEXT is above bob's newest message too.
+	bobLast := add(t, st, store.Envelope{Recipients: []string{"bob@example.org"}}, message("x@x.test", "bob@example.org", "bob last", "hi"))
+	waitCount(t, all, 6)
+	status, err := a.Status("INBOX", &imap.StatusOptions{UIDNext: true}).Wait()
+	if err != nil || status.UIDNext <= imap.UID(bobLast.UID) {
+		t.Errorf("alice's UIDNEXT %d (%v), want above %d", status.UIDNext, err, bobLast.UID)
+	}
 }
 
 func TestUIDsStableAcrossSessionsAndRestarts(t *testing.T) {

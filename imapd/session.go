@@ -130,7 +130,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (_ *imap.Sele
 	data := &imap.SelectData{
 		Flags:       []imap.Flag{imap.FlagSeen, imap.FlagDeleted},
 		NumMessages: v.count,
-		UIDNext:     mb.uidNext,
+		UIDNext:     s.srv.uidNextLocked(mb),
 		UIDValidity: s.srv.store.UIDValidity(),
 	}
 	if options.ReadOnly {
@@ -249,7 +249,7 @@ func (s *session) Status(name string, options *imap.StatusOptions) (_ *imap.Stat
 		}
 		n := uint32(len(mb.entries))
 		data.NumMessages, data.NumUnseen, data.NumDeleted, data.Size = &n, &unseen, &deleted, &size
-		data.UIDNext = mb.uidNext
+		data.UIDNext = s.srv.uidNextLocked(mb)
 		mb.mu.Unlock()
 	}
 	return data, nil
