@@ -818,3 +818,72 @@ func TestInlineImages(t *testing.T) {
 		t.Errorf("attachments view = %q", got)
 	}
 }
+
+// TestListConsistency streams and deletes mail under a scrolled list, then
+// checks that the list settles on exactly what the store holds.
+func TestListConsistency(t *testing.T) {
+	s := newStack(t)
+	var ids []string
+	for i := 0; i < 300; i++ {
+		ids = append(ids, s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: fmt.Sprintf("Old %03d", i)}.bytes()).ID)
+	}
+	ctx := browser(t, 1280, 800)
+	open(t, ctx, s.url)
+	scrollTo := func(frac float64) {
+		do(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`new Promise(r => { const l = document.getElementById('list');
+			l.scrollTop = (l.scrollHeight - l.clientHeight) * %g; requestAnimationFrame(() => requestAnimationFrame(r)); })`, frac), chromedp.EvalAwaitPromise))
+	}
+	scrollTo(0.5)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	errs := make(chan error, 2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 200; i++ {
+			env := store.Envelope{MailFrom: "app@example.com", Recipients: []string{"dev@example.com"}}
+			if _, err := s.store.Add(context.Background(), env, bytes.NewReader(mail{Subject: fmt.Sprintf("New %03d", i)}.bytes())); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 300; i += 6 {
+			if err := s.store.Delete(context.Background(), []string{ids[i]}); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	// Scroll around while it happens.
+	for _, f := range []float64{0.2, 0.9, 0.4, 0.7, 0.5} {
+		scrollTo(f)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := 300 + 200 - 50
+	waitJS(t, ctx, fmt.Sprintf(`window.letterbox.list.total === %d && document.querySelectorAll('#list-rows .row.loading').length === 0`, want), 10*time.Second)
+	for _, f := range []float64{0, 0.5, 1} {
+		scrollTo(f)
+		waitJS(t, ctx, `document.querySelectorAll('#list-rows .row.loading').length === 0`, 5*time.Second)
+		got := eval[[]string](t, ctx, `(() => { const l = document.getElementById('list'); const top = l.getBoundingClientRect().top, bottom = l.getBoundingClientRect().bottom;
+			return [...document.querySelectorAll('#list-rows .row')].filter(r => { const b = r.getBoundingClientRect(); return b.top >= top - 1 && b.bottom <= bottom + 1; })
+				.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(r => r.querySelector('.row-subject').textContent); })()`)
+		first := eval[int](t, ctx, `Math.round(document.getElementById('list').scrollTop / window.letterbox.list.rowH)`)
+		res, err := s.store.Search(t.Context(), storeFilterAll(), storePage(first, len(got)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantRows []string
+		for _, m := range res.Messages {
+			wantRows = append(wantRows, m.Subject)
+		}
+		if strings.Join(got, ",") != strings.Join(wantRows, ",") {
+			t.Errorf("at %g of the list, rows %d.. are\n%q\nthe store has\n%q", f, first, got, wantRows)
+		}
+	}
+}

@@ -350,7 +350,10 @@ func waitJS(t testing.TB, ctx context.Context, expr string, timeout time.Duratio
 			count: document.getElementById('count')?.textContent, conn: document.getElementById('conn')?.textContent,
 			rows: [...document.querySelectorAll('#list-rows .row-subject')].map(e => e.textContent).slice(0, 10),
 			subject: document.getElementById('msg-subject')?.textContent, toast: document.getElementById('toast')?.textContent,
-			frame: document.getElementById('html-frame')?.getAttribute('src'), tab: window.letterbox?.viewer.tab})`))
+			frame: document.getElementById('html-frame')?.getAttribute('src'), tab: window.letterbox?.viewer.tab,
+			list: window.letterbox && (({total, unread, storeTotal, storeUnread, gen, epoch, loaded, error}) => ({total, unread, storeTotal, storeUnread, gen, epoch, loaded, error}))(window.letterbox.list),
+			cache: window.letterbox?.list.cache.size, inflight: window.letterbox && [...window.letterbox.list.inflight],
+			scroll: document.getElementById('list').scrollTop, range: window.letterbox?.list.visibleRange()})`))
 		t.Fatalf("waiting for %s: %v\npage state: %s", expr, err, state)
 	}
 }

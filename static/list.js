@@ -51,6 +51,7 @@ export class MessageList {
     this.raf = 0;
     this.fetchTimer = 0;
     this.reloadTimer = 0;
+    this.reloadSince = 0;
     this.maxHeight = MAX_HEIGHT;
     this.seq = 0;
     this.statsTimer = 0;
@@ -89,7 +90,9 @@ export class MessageList {
   async reload({ keepScroll = true } = {}) {
     clearTimeout(this.reloadTimer);
     this.reloadTimer = 0;
+    this.reloadSince = 0;
     const gen = ++this.gen;
+    const t0 = performance.now();
     this.inflight.clear();
     const first = keepScroll ? this.visibleRange().first : 0;
     const start = Math.max(0, first - (first % PAGE));
@@ -121,11 +124,25 @@ export class MessageList {
     if (!keepScroll) this.root.scrollTop = 0;
     this.render();
     this.onChange();
+    // Events that came while the answer was on its way were applied to the
+    // cache it just replaced: look again once things are quiet.
+    if (this.lastEvent >= t0) this.scheduleReload();
   }
 
-  /** scheduleReload coalesces reloads caused by bursts of events. */
-  scheduleReload(delay = 250) {
-    if (!this.reloadTimer) this.reloadTimer = setTimeout(() => this.reload(), delay);
+  /**
+   * scheduleReload coalesces the reloads that bursts of events cause: it
+   * reloads once events have been quiet for 250 ms, and at most about a second
+   * after it was first asked, so a steady stream still shows up.
+   */
+  scheduleReload() {
+    const now = performance.now();
+    if (!this.reloadSince) this.reloadSince = now;
+    clearTimeout(this.reloadTimer);
+    const wait = now - this.reloadSince > 1000 ? 0 : 250;
+    this.reloadTimer = setTimeout(() => {
+      this.reloadSince = 0;
+      this.reload();
+    }, wait);
   }
 
   /**
@@ -200,6 +217,7 @@ export class MessageList {
 
   /** onUpdate handles a read-state or tags change. */
   onUpdate(d) {
+    this.lastEvent = performance.now();
     const s = this.get(d.ID);
     if (typeof d.Read === 'boolean') {
       if (s && s.Read !== d.Read) {
@@ -207,7 +225,7 @@ export class MessageList {
         this.storeUnread = Math.max(0, this.storeUnread + (d.Read ? -1 : 1));
         s.Read = d.Read;
       } else if (!s && !this.query) {
-        this.scheduleReload(500); // counts unknown
+        this.scheduleReload(); // counts unknown
       }
     }
     if (s && Array.isArray(d.Tags)) s.Tags = d.Tags;
