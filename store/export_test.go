@@ -16,3 +16,8 @@ func Message4K(i int) []byte {
 		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n--b1--\r\n",
 		i, i, i, i, text, html))
 }
+
+// BatchSize returns the average number of requests the writer committed per transaction so far.
+func BatchSize(s *Store) float64 {
+	return float64(s.committed.Load()) / float64(max(s.commits.Load(), 1))
+}

@@ -75,6 +75,7 @@ func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, 
 	if _, err := buf.ReadFrom(raw); err != nil {
 		return Summary{}, fmt.Errorf("store: read message: %w", err)
 	}
+	s.preparing.Add(1) // submit takes it back once the message is queued
 	rec := s.prepare(env, buf.Bytes()[:traceRoom], buf.Bytes()[traceRoom:])
 	res := s.submit(ctx, writeReq{rec: rec})
 	return res.summary, res.err
@@ -564,7 +565,8 @@ func mustJSON(v any) string {
 type inserts struct {
 	conn  *sql.Conn
 	stmts map[insertKey]*sql.Stmt
-	args  []any // reused argument list
+	other map[string]*sql.Stmt // other statements the writer runs for every batch
+	args  []any                // reused argument list
 }
 
 type insertKey struct {
@@ -596,13 +598,39 @@ var insertSQL = [...]struct{ head, row string }{
 const maxInsertRows = 32
 
 func newInserts(conn *sql.Conn) *inserts {
-	return &inserts{conn: conn, stmts: map[insertKey]*sql.Stmt{}}
+	return &inserts{conn: conn, stmts: map[insertKey]*sql.Stmt{}, other: map[string]*sql.Stmt{}}
 }
 
 func (ins *inserts) close() {
 	for _, st := range ins.stmts {
 		st.Close()
 	}
+	for _, st := range ins.other {
+		st.Close()
+	}
+}
+
+// stmt returns query prepared on the writer's connection: the driver would otherwise compile it
+// again at every run.
+func (ins *inserts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := ins.other[query]; st != nil {
+		return st, nil
+	}
+	st, err := ins.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	ins.other[query] = st
+	return st, nil
+}
+
+// run executes query (prepared once) on the writer's connection.
+func (ins *inserts) run(ctx context.Context, query string, args ...any) error {
+	st, err := ins.stmt(ctx, query)
+	if err == nil {
+		_, err = st.ExecContext(ctx, args...)
+	}
+	return err
 }
 
 // exec inserts rows rows into table; row(i) appends the arguments of row i to ins.args.
@@ -634,12 +662,16 @@ func (ins *inserts) exec(ctx context.Context, table, rows int, row func(i int)) 
 
 // insert writes records inside the writer's transaction, giving each its UID (rec.sum.UID), and
 // adds them to the store's counters. Their full-text rows are added later, by index.
-func (ins *inserts) insert(ctx context.Context, tx dbtx, recs []*record) error {
+func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 	// UIDs are assigned here, the writer being the only one that inserts: after the highest ever
 	// used, which AUTOINCREMENT keeps in sqlite_sequence.
 	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
-		COALESCE((SELECT max(uid) FROM messages), 0)) + 1`).Scan(&next); err != nil {
+	st, err := ins.stmt(ctx, `SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+		COALESCE((SELECT max(uid) FROM messages), 0)) + 1`)
+	if err == nil {
+		err = st.QueryRowContext(ctx).Scan(&next)
+	}
+	if err != nil {
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	var size int64
@@ -674,7 +706,7 @@ func (ins *inserts) insert(ctx context.Context, tx dbtx, recs []*record) error {
 			}{rec.sum.UID, t, nil})
 		}
 	}
-	err := ins.exec(ctx, tMessages, len(recs), func(i int) {
+	err = ins.exec(ctx, tMessages, len(recs), func(i int) {
 		r := recs[i]
 		sum := &r.sum
 		var date int64
@@ -709,7 +741,7 @@ func (ins *inserts) insert(ctx context.Context, tx dbtx, recs []*record) error {
 		return fmt.Errorf("store: insert tag: %w", err)
 	}
 	// New messages are unread.
-	if _, err := tx.ExecContext(ctx, `UPDATE counters SET total = total + ?, unread = unread + ?, size = size + ?`,
+	if err := ins.run(ctx, `UPDATE counters SET total = total + ?, unread = unread + ?, size = size + ?`,
 		len(recs), len(recs), size); err != nil {
 		return fmt.Errorf("store: count messages: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // dbtx is what changes run on: the writer's connection, inside its open transaction.
@@ -28,22 +29,39 @@ type writeResult struct {
 // submit queues req for the writer and waits for its result. The writer always answers, so the
 // wait does not watch ctx: a message that is being committed is either committed or failed, and
 // the caller learns which.
+//
+// A message (req.rec set) comes from Add, which counted it in s.preparing: submit takes it out
+// once it is queued (or given up), so that the writer can tell whether more are on their way.
 func (s *Store) submit(ctx context.Context, req writeReq) writeResult {
 	req.reply = make(chan writeResult, 1)
+	queued := func() {
+		if req.rec != nil {
+			s.preparing.Add(-1)
+		}
+	}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
+		queued()
 		return writeResult{err: ErrClosed}
 	}
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
 		s.mu.RUnlock()
+		queued()
 		return writeResult{err: fmt.Errorf("store: %w", ctx.Err())}
 	}
+	queued()
 	s.mu.RUnlock()
 	return <-req.reply
 }
+
+// commitDelay is the longest the writer waits for messages still being parsed before it commits
+// what it has. A commit costs about as much CPU (sync, index segment, rewritten pages) for one
+// message as for a dozen, so under load a short wait for a fuller batch saves CPU and raises
+// throughput; with nothing being parsed the writer never waits.
+const commitDelay = 2 * time.Millisecond
 
 // change runs fn in the writer's transaction and publishes its events after commit.
 func (s *Store) change(ctx context.Context, fn func(ctx context.Context, tx dbtx) ([]Event, error)) error {
@@ -66,6 +84,8 @@ func (s *Store) writer() {
 	ins := newInserts(conn)
 	defer ins.close()
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
 	for {
 		batch = batch[:0]
 		select {
@@ -91,14 +111,34 @@ func (s *Store) writer() {
 			}
 			return
 		}
+		waiting := false
 	fill:
 		for len(batch) < s.opts.MaxBatch {
 			select {
 			case req := <-s.writes:
 				batch = append(batch, req)
+				continue
 			default:
+			}
+			if s.preparing.Load() == 0 {
+				break
+			}
+			if !waiting {
+				waiting = true
+				delay.Reset(commitDelay)
+			}
+			select {
+			case req := <-s.writes:
+				batch = append(batch, req)
+			case <-delay.C:
+				waiting = false
+				break fill
+			case <-s.stop:
 				break fill
 			}
+		}
+		if waiting {
+			delay.Stop()
 		}
 		s.commit(ctx, conn, ins, batch)
 	}
@@ -139,6 +179,8 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		results[0] = writeResult{err: err}
 		events = nil
 	}
+	s.commits.Add(1)
+	s.committed.Add(int64(len(batch)))
 	for i, req := range batch {
 		req.reply <- results[i]
 	}
@@ -171,7 +213,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) ([]writeResult, [][]Event, error) {
 	results := make([]writeResult, len(batch))
 	events := make([][]Event, len(batch))
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if err := ins.run(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return results, nil, fmt.Errorf("store: begin: %w", err)
 	}
 	rollback := func() {
@@ -186,7 +228,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		if len(pending) == 0 {
 			return nil
 		}
-		err := ins.insert(ctx, conn, pending)
+		err := ins.insert(ctx, pending)
 		if err == nil {
 			err = ins.index(ctx, pending)
 		}
@@ -219,7 +261,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := ins.run(ctx, "COMMIT"); err != nil {
 		rollback()
 		return results, nil, fmt.Errorf("store: commit: %w", err)
 	}
