@@ -70,19 +70,31 @@ type storedPart struct {
 // stored, with its parse errors. Add returns after the message is durably committed.
 func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, error) {
 	// Read after a gap the trace header fields will usually fit in, so that prepending them
-	// does not copy the message.
-	buf := bytes.NewBuffer(make([]byte, traceRoom, traceRoom+16<<10))
+	// does not copy the message. The buffer is reused: nothing prepared refers to it.
+	buf, _ := s.buffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	buf.Grow(traceRoom + 16<<10)
+	buf.Write(make([]byte, traceRoom))
 	if _, err := buf.ReadFrom(raw); err != nil {
 		return Summary{}, fmt.Errorf("store: read message: %w", err)
 	}
 	s.preparing.Add(1) // submit takes it back once the message is queued
 	rec := s.prepare(env, buf.Bytes()[:traceRoom], buf.Bytes()[traceRoom:])
+	if buf.Cap() <= maxPooledBuffer {
+		s.buffers.Put(buf)
+	}
 	res := s.submit(ctx, writeReq{rec: rec})
 	return res.summary, res.err
 }
 
 // traceRoom is the space Add leaves in front of a message for the trace header fields.
 const traceRoom = 1024
+
+// maxPooledBuffer is the largest buffer Add keeps for another message.
+const maxPooledBuffer = 1 << 20
 
 // prepare parses and encodes a message. room, when the message directly follows it in memory, is
 // where the trace header fields go. prepare never fails: what cannot be parsed becomes a parse error.
@@ -143,9 +155,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 	sum.Subject = decodeHeader(get("Subject"))
 	sum.MessageID = strings.TrimSpace(strings.Trim(strings.TrimSpace(get("Message-Id")), "<>"))
 	if d := get("Date"); d != "" {
-		if t, err := mail.ParseDate(d); err == nil {
-			sum.Date = t
-		}
+		sum.Date = parseDate(d)
 	}
 	if from := addrs("From"); len(from) > 0 {
 		sum.From = from[0]
@@ -264,6 +274,18 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		attachments: strings.Join(attachmentNames, "\n"),
 	}
 	return rec
+}
+
+// parseDate parses a Date header; the zero time when it cannot. The usual form is tried first:
+// net/mail tries others before it, and each failed attempt allocates an error.
+func parseDate(d string) time.Time {
+	if t, err := time.Parse(time.RFC1123Z, d); err == nil {
+		return t
+	}
+	if t, err := mail.ParseDate(d); err == nil {
+		return t
+	}
+	return time.Time{}
 }
 
 // parse runs enmime, turning a panic on hostile input into an error.
@@ -482,24 +504,44 @@ func htmlText(html, text string) string {
 	if html == "" {
 		return ""
 	}
+	// Usually it does: look at the first words before stripping the whole body.
+	if text != "" && strings.Contains(text, strings.TrimSpace(firstWords(stripTags(html, 8), 8))) {
+		return ""
+	}
+	return stripTags(html, 0)
+}
+
+// stripTags returns html with each tag replaced by a space. With words > 0 it may stop once it
+// has that many words.
+func stripTags(html string, words int) string {
 	var b strings.Builder
-	inTag := false
+	inTag, inWord := false, false
+	n := 0
 	for _, r := range html {
 		switch {
 		case r == '<':
 			inTag = true
 			b.WriteByte(' ')
+			if inWord {
+				inWord = false
+				n++
+			}
 		case r == '>':
 			inTag = false
 		case !inTag:
+			if !unicode.IsSpace(r) {
+				inWord = true
+			} else if inWord {
+				inWord = false
+				n++
+			}
 			b.WriteRune(r)
 		}
+		if words > 0 && n >= words {
+			break
+		}
 	}
-	out := b.String()
-	if text != "" && strings.Contains(text, strings.TrimSpace(firstWords(out, 8))) {
-		return ""
-	}
-	return out
+	return b.String()
 }
 
 func firstWords(s string, n int) string {

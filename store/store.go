@@ -59,6 +59,7 @@ type Store struct {
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
 	hub     hub
+	buffers sync.Pool // of *bytes.Buffer: Add reads messages into them
 
 	uidValidity uint32
 	deleted     atomic.Int64
