@@ -163,6 +163,11 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 		q.Add("_pragma", "query_only(ON)")
 	} else {
 		q.Set("_txlock", "immediate")
+		// Checkpoint every 10,000 pages (about 40 MB of log) rather than SQLite's 1,000: each
+		// commit rewrites the last pages of every table and index it touches, so a longer log
+		// holds many versions of the same pages and a checkpoint copies each page once.
+		q.Add("_pragma", "wal_autocheckpoint(10000)")
+		q.Add("_pragma", "journal_size_limit(67108864)")
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
