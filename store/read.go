@@ -1,12 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Summary returns the list entry of one message.
@@ -36,14 +40,15 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
 	var z []byte
-	err = tx.QueryRowContext(ctx, `SELECT body FROM contents WHERE uid = ?`, sum.UID).Scan(&z)
+	var bodySize int64
+	err = tx.QueryRowContext(ctx, `SELECT content, body_size FROM contents WHERE uid = ?`, sum.UID).Scan(&z, &bodySize)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	js, err := s.dec.DecodeAll(z, nil)
+	js, err := s.decompressPrefix(z, bodySize)
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: decompress: %w", id, err)
 	}
@@ -76,18 +81,51 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 // Raw returns the message exactly as stored: the bytes received, after the trace header fields.
 func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 	var z []byte
-	err := s.readDB.QueryRowContext(ctx, "SELECT c.raw FROM contents c JOIN messages m ON m.uid = c.uid WHERE m.id = ?", id).Scan(&z)
+	var bodySize int64
+	err := s.readDB.QueryRowContext(ctx, "SELECT c.content, c.body_size FROM contents c JOIN messages m ON m.uid = c.uid WHERE m.id = ?", id).Scan(&z, &bodySize)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: raw %s: %w", id, err)
 	}
-	raw, err := s.dec.DecodeAll(z, nil)
+	content, err := s.dec.DecodeAll(z, nil)
+	if err == nil && (bodySize < 0 || bodySize > int64(len(content))) {
+		err = fmt.Errorf("body size %d beyond the %d bytes stored", bodySize, len(content))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: raw %s: decompress: %w", id, err)
 	}
-	return raw, nil
+	return content[bodySize:], nil
+}
+
+// decompressPrefix returns the first n bytes of the zstd data z (a message's body, without its
+// raw message). A large message is decompressed only as far as needed.
+func (s *Store) decompressPrefix(z []byte, n int64) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(z); err == nil && h.HasFCS && h.FrameContentSize <= 1<<20 {
+		out, err := s.dec.DecodeAll(z, nil)
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 || n > int64(len(out)) {
+			return nil, fmt.Errorf("body size %d beyond the %d bytes stored", n, len(out))
+		}
+		return out[:n:n], nil
+	}
+	dec, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	if n < 0 || n > 1<<31 {
+		return nil, fmt.Errorf("body size %d out of range", n)
+	}
+	out := make([]byte, n)
+	if _, err := io.ReadFull(dec, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Part returns an attachment or inline part of a message and its decoded content.

@@ -21,11 +21,13 @@ CREATE TABLE messages (
 CREATE INDEX messages_created ON messages(created);
 CREATE INDEX messages_unread ON messages(read) WHERE read = 0;
 
--- The body of each message: raw bytes (zstd) and what opening it needs.
+-- The body of each message: what opening it needs and its raw bytes, compressed together (the
+-- text and HTML are mostly copies of parts of the raw message).
 CREATE TABLE contents (
-	uid  INTEGER PRIMARY KEY REFERENCES messages(uid) ON DELETE CASCADE,
-	raw  BLOB NOT NULL,  -- zstd: the raw message as stored
-	body BLOB NOT NULL   -- zstd: JSON of what opening it needs (envelope, headers, text, HTML, parts, structure, errors)
+	uid       INTEGER PRIMARY KEY REFERENCES messages(uid) ON DELETE CASCADE,
+	content   BLOB    NOT NULL,  -- zstd of: JSON of what opening it needs (envelope, headers, text, HTML,
+	                             -- parts, structure, errors), then the raw message as stored
+	body_size INTEGER NOT NULL   -- bytes of that JSON
 );
 
 -- Decoded attachment and inline content, so downloads never re-parse.
