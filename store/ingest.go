@@ -71,6 +71,7 @@ type storedPart struct {
 func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, error) {
 	// Read after a gap the trace header fields will usually fit in, so that prepending them
 	// does not copy the message. The buffer is reused: nothing prepared refers to it.
+	s.incoming.Add(1) // submit takes it back once the message is queued
 	buf, _ := s.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
 		buf = new(bytes.Buffer)
@@ -79,9 +80,9 @@ func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, 
 	buf.Grow(traceRoom + 16<<10)
 	buf.Write(make([]byte, traceRoom))
 	if _, err := buf.ReadFrom(raw); err != nil {
+		s.incoming.Add(-1)
 		return Summary{}, fmt.Errorf("store: read message: %w", err)
 	}
-	s.preparing.Add(1) // submit takes it back once the message is queued
 	rec := s.prepare(env, buf.Bytes()[:traceRoom], buf.Bytes()[traceRoom:])
 	if buf.Cap() <= maxPooledBuffer {
 		s.buffers.Put(buf)

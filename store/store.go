@@ -63,7 +63,7 @@ type Store struct {
 
 	uidValidity uint32
 	deleted     atomic.Int64
-	preparing   atomic.Int64 // Add calls parsing a message they are about to queue for the writer
+	incoming    atomic.Int64 // Add calls reading or parsing a message they are about to queue for the writer
 	commits     atomic.Int64 // transactions the writer committed (for benchmarks: messages per commit)
 	committed   atomic.Int64 // requests in them
 
