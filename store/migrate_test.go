@@ -34,7 +34,7 @@ func TestMigrationFromVersion1(t *testing.T) {
 	}
 	defer s.Close()
 	var version int
-	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 2 {
+	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 3 {
 		t.Fatalf("schema version %d, %v", version, err)
 	}
 	if s.UIDValidity() == 0 {

@@ -19,7 +19,8 @@ type Query struct {
 // names), or one of: to, from, cc, bcc, reply-to, addressed, subject, message-id, tag,
 // is (read, unread, tagged), has (attachment, inline), after, before (dates), larger, smaller
 // (sizes such as 10k or 2m), header (Name is the header name, Value a substring of its value),
-// body (text and HTML bodies only). Text matching is case-insensitive and matches at the start
+// body (text and HTML bodies only), sent-after and sent-before (the Date header rather than the
+// received time). Text matching is case-insensitive and matches at the start
 // of words: "spring" finds "springtime".
 type Term struct {
 	Field  string
@@ -33,7 +34,7 @@ var fields = map[string]string{
 	"to": "to", "from": "from", "cc": "cc", "bcc": "bcc", "reply-to": "reply-to", "addressed": "addressed",
 	"subject": "subject", "message-id": "message-id", "tag": "tag", "is": "is", "has": "has",
 	"after": "after", "before": "before", "larger": "larger", "smaller": "smaller", "header": "header",
-	"body": "body",
+	"body": "body", "sent-after": "sent-after", "sent-before": "sent-before",
 }
 
 // ParseQuery parses Mailpit's search syntax: space-separated terms, all of which must match;
@@ -84,7 +85,7 @@ func (t Term) check() error {
 		if v != "attachment" && v != "attachments" && v != "inline" {
 			return fmt.Errorf("store: search: has:%s is not known (use has:attachment or has:inline)", t.Value)
 		}
-	case "after", "before":
+	case "after", "before", "sent-after", "sent-before":
 		if _, err := parseSearchDate(t.Value); err != nil {
 			return err
 		}

@@ -210,3 +210,14 @@ func (s *Store) Tags(ctx context.Context) ([]string, error) {
 	}
 	return tags, nil
 }
+
+// NextUID returns the UID the next stored message will get (IMAP UIDNEXT): above every UID ever
+// given, deleted ones included.
+func (s *Store) NextUID(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.readDB.QueryRowContext(ctx, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)").Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("store: next uid: %w", err)
+	}
+	return seq + 1, nil
+}

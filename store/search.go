@@ -30,6 +30,18 @@ type Entry struct {
 	Created time.Time
 }
 
+// onlyWords reports whether f is a single positive term answered by the index alone.
+func (f Filter) onlyWords() (Term, bool) {
+	if len(f.Query.Terms) != 1 || f.Recipient != "" || !f.Since.IsZero() || f.SinceUID != 0 {
+		return Term{}, false
+	}
+	t := f.Query.Terms[0]
+	if _, exact, ok := t.ftsMatch(); !ok || exact != "" || t.Negate {
+		return Term{}, false
+	}
+	return t, true
+}
+
 // isZero reports whether f selects every message.
 func (f Filter) isZero() bool {
 	return len(f.Query.Terms) == 0 && f.Recipient == "" && f.Since.IsZero() && f.SinceUID == 0
@@ -38,8 +50,35 @@ func (f Filter) isZero() bool {
 // where compiles f into a SQL condition on messages aliased m. Text terms use the FTS5 index;
 // the exact checks that follow them run only on the rows the index found.
 func (f Filter) where() (string, []any) {
+	_, cond, args := f.compile(false)
+	return cond, args
+}
+
+// compile is where; with join, the first positive full-text term is not a condition but drives
+// the query: it returns the FROM clause "fts JOIN messages m" and that term's MATCH as the first
+// condition, so that counting a broad search walks the index once instead of probing it per row.
+func (f Filter) compile(join bool) (from, cond string, args []any) {
+	from = "messages m"
 	conds := []string{"1"}
-	var args []any
+	if join {
+		for i, t := range f.Query.Terms {
+			if t.Negate {
+				continue
+			}
+			if match, exact, ok := t.ftsMatch(); ok {
+				from = "fts JOIN messages m ON m.uid = fts.rowid"
+				conds = append(conds, "fts MATCH ?")
+				args = append(args, match)
+				if exact != "" {
+					conds = append(conds, exact+" LIKE ? ESCAPE '\\'")
+					args = append(args, likePattern(jsonFragment(t.Value)))
+				}
+				rest := append(append([]Term{}, f.Query.Terms[:i]...), f.Query.Terms[i+1:]...)
+				f.Query = Query{Terms: rest}
+				break
+			}
+		}
+	}
 	if f.Recipient != "" {
 		conds = append(conds, "m.uid IN (SELECT uid FROM recipients WHERE addr = ?)")
 		args = append(args, strings.ToLower(strings.TrimSpace(f.Recipient)))
@@ -60,36 +99,71 @@ func (f Filter) where() (string, []any) {
 		conds = append(conds, c)
 		args = append(args, a...)
 	}
-	return strings.Join(conds, " AND "), args
+	return from, strings.Join(conds, " AND "), args
+}
+
+// ftsMatch returns the FTS5 expression of a term answered by the full-text index, and the column
+// its value must also occur in exactly ("" when none); ok is false for other terms.
+func (t Term) ftsMatch() (match, exact string, ok bool) {
+	columns, value, exact := "", t.Value, ""
+	switch t.Field {
+	case "":
+	case "to":
+		columns, exact = "recipients", "m.to_json"
+	case "cc":
+		columns, exact = "recipients", "m.cc_json"
+	case "bcc":
+		columns, exact = "recipients", "m.bcc_json"
+	case "from":
+		columns, exact = "sender", "m.from_json"
+	case "reply-to":
+		columns, exact = "sender", "m.reply_to_json"
+	case "addressed":
+		columns, exact = "sender recipients", "(m.from_json || m.to_json || m.cc_json || m.bcc_json || m.reply_to_json)"
+	case "subject":
+		columns, exact = "subject", "m.subject"
+	case "body":
+		columns = "body"
+	case "header":
+		columns, value = "headers", t.Name+": "+t.Value
+	default:
+		return "", "", false
+	}
+	words := ftsWords(value)
+	if len(words) == 0 {
+		return "", "", false
+	}
+	match = `"` + strings.Join(words, " ") + `"*`
+	if columns != "" {
+		match = "{" + columns + "} : " + match
+	}
+	return match, exact, true
 }
 
 // sql compiles one term (without its negation).
 func (t Term) sql() (string, []any) {
 	v := t.Value
 	lower := strings.ToLower(v)
+	if match, exact, ok := t.ftsMatch(); ok {
+		cond := "m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
+		args := []any{match}
+		if exact != "" {
+			cond += " AND " + exact + " LIKE ? ESCAPE '\\'"
+			args = append(args, likePattern(jsonFragment(v)))
+		}
+		return cond, args
+	}
 	switch t.Field {
-	case "":
-		return ftsCond("", v, "")
-	case "to":
-		return ftsCond("recipients", v, "m.to_json")
-	case "cc":
-		return ftsCond("recipients", v, "m.cc_json")
-	case "bcc":
-		return ftsCond("recipients", v, "m.bcc_json")
-	case "from":
-		return ftsCond("sender", v, "m.from_json")
-	case "reply-to":
-		return ftsCond("sender", v, "m.reply_to_json")
-	case "addressed":
-		return ftsCond("sender recipients", v, "(m.from_json || m.to_json || m.cc_json || m.bcc_json || m.reply_to_json)")
-	case "subject":
-		return ftsCond("subject", v, "m.subject")
+	case "", "subject", "body", "header", "to", "cc", "bcc", "from", "reply-to", "addressed":
+		// No words at all (say "@"): a substring of the subject or that address field.
+		col := map[string]string{"to": "m.to_json", "cc": "m.cc_json", "bcc": "m.bcc_json", "from": "m.from_json",
+			"reply-to": "m.reply_to_json", "addressed": "(m.from_json || m.to_json || m.cc_json || m.bcc_json || m.reply_to_json)"}[t.Field]
+		if col == "" {
+			col = "m.subject"
+		}
+		return col + " LIKE ? ESCAPE '\\'", []any{likePattern(v)}
 	case "message-id":
 		return "m.message_id LIKE ? ESCAPE '\\'", []any{likePattern(strings.Trim(v, "<>"))}
-	case "body":
-		return ftsCond("body", v, "")
-	case "header":
-		return ftsCond("headers", t.Name+": "+v, "")
 	case "tag":
 		return "m.uid IN (SELECT uid FROM tags WHERE tag = ? COLLATE NOCASE)", []any{v}
 	case "is":
@@ -106,6 +180,12 @@ func (t Term) sql() (string, []any) {
 			return "m.inlines > 0", nil
 		}
 		return "m.attachments > 0", nil
+	case "sent-after":
+		d, _ := parseSearchDate(v)
+		return "m.date > ?", []any{d.UnixMicro()}
+	case "sent-before":
+		d, _ := parseSearchDate(v)
+		return "m.date != 0 AND m.date < ?", []any{d.UnixMicro()}
 	case "after":
 		d, _ := parseSearchDate(v)
 		return "m.created > ?", []any{d.UnixMicro()}
@@ -120,30 +200,6 @@ func (t Term) sql() (string, []any) {
 		return "m.size < ?", []any{n}
 	}
 	return "0", nil
-}
-
-// ftsCond matches value in the FTS columns named (all when ""), as a phrase whose last word may
-// be a prefix. When exact names a column expression, the value must also occur in it as a
-// case-insensitive substring. A value with no words at all falls back to that substring test.
-func ftsCond(columns, value, exact string) (string, []any) {
-	words := ftsWords(value)
-	if len(words) == 0 {
-		if exact == "" {
-			exact = "m.subject"
-		}
-		return exact + " LIKE ? ESCAPE '\\'", []any{likePattern(value)}
-	}
-	expr := `"` + strings.Join(words, " ") + `"*`
-	if columns != "" {
-		expr = "{" + columns + "} : " + expr
-	}
-	cond := "m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
-	args := []any{expr}
-	if exact != "" {
-		cond += " AND " + exact + " LIKE ? ESCAPE '\\'"
-		args = append(args, likePattern(jsonFragment(value)))
-	}
-	return cond, args
 }
 
 // ftsWords splits s into the words FTS5's unicode61 tokenizer sees.
@@ -208,7 +264,8 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 			return res, fmt.Errorf("store: count: %w", err)
 		}
 	} else {
-		if err := s.readDB.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(m.read = 0), 0) FROM messages m WHERE "+where, args...).Scan(&res.Total, &res.Unread); err != nil {
+		from, cond, cargs := f.compile(true)
+		if err := s.readDB.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(m.read = 0), 0) FROM "+from+" WHERE "+cond, cargs...).Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
 		}
 	}
@@ -216,8 +273,15 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.readDB.QueryContext(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE "+where+" ORDER BY m.uid DESC LIMIT ? OFFSET ?",
-		append(args, limit, max(p.Offset, 0))...)
+	query := "SELECT " + summaryColumns + " FROM messages m WHERE " + where + " ORDER BY m.uid DESC LIMIT ? OFFSET ?"
+	qargs := append(args, limit, max(p.Offset, 0))
+	if t, ok := f.onlyWords(); ok {
+		// One plain search: page through the index itself, newest first, and read just that page.
+		match, _, _ := t.ftsMatch()
+		query = "SELECT " + summaryColumns + " FROM messages m WHERE m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) ORDER BY m.uid DESC"
+		qargs = []any{match, limit, max(p.Offset, 0)}
+	}
+	rows, err := s.readDB.QueryContext(ctx, query, qargs...)
 	if err != nil {
 		return res, fmt.Errorf("store: search: %w", err)
 	}

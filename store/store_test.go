@@ -210,6 +210,10 @@ func TestRestartKeepsMessagesAndUIDsNeverRepeat(t *testing.T) {
 	if s2.UIDValidity() != validity || validity == 0 {
 		t.Errorf("UIDVALIDITY changed: %d then %d", validity, s2.UIDValidity())
 	}
+	nextUID, err := s2.NextUID(ctx)
+	if err != nil || nextUID != last.UID+1 {
+		t.Fatalf("NextUID %d, %v; want %d even though that message was deleted", nextUID, err, last.UID+1)
+	}
 	next := add(t, s2, store.Envelope{}, simpleMessage("a@x", "b@y", "m3", "body"))
 	if next.UID <= last.UID {
 		t.Errorf("UID %d reused or went back (last was %d)", next.UID, last.UID)
