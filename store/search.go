@@ -66,14 +66,18 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 				continue
 			}
 			if match, exact, ok := t.ftsMatch(); ok {
+				rest := append(append([]Term{}, f.Query.Terms[:i]...), f.Query.Terms[i+1:]...)
 				from = "fts JOIN messages m ON m.uid = fts.rowid"
+				if exact == "" && allCovered(rest) {
+					// The planner would read each match's wide row; the covering index has all it needs.
+					from = "fts JOIN messages m INDEXED BY messages_list ON m.uid = fts.rowid"
+				}
 				conds = append(conds, "fts MATCH ?")
 				args = append(args, match)
 				if exact != "" {
 					conds = append(conds, exact+" LIKE ? ESCAPE '\\'")
 					args = append(args, likePattern(jsonFragment(t.Value)))
 				}
-				rest := append(append([]Term{}, f.Query.Terms[:i]...), f.Query.Terms[i+1:]...)
 				f.Query = Query{Terms: rest}
 				break
 			}
@@ -100,6 +104,21 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 		args = append(args, a...)
 	}
 	return from, strings.Join(conds, " AND "), args
+}
+
+// allCovered reports whether terms read only columns of the messages_list index (uid, read, size,
+// created, id) and other tables.
+func allCovered(terms []Term) bool {
+	for _, t := range terms {
+		switch t.Field {
+		case "after", "before", "larger", "smaller", "tag", "is":
+		default:
+			if _, exact, ok := t.ftsMatch(); !ok || exact != "" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ftsMatch returns the FTS5 expression of a term answered by the full-text index, and the column
