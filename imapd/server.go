@@ -43,7 +43,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
-	"github.com/letterbox-mail/letterbox/pop3d"
+	"github.com/letterbox-mail/letterbox/htpasswd"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -92,7 +92,7 @@ const eventBuffer = 8192
 type Server struct {
 	store Store
 	log   *slog.Logger
-	auth  *pop3d.Passwords // nil: any credentials
+	auth  *htpasswd.Passwords // nil: any credentials
 	imap  *imapserver.Server
 
 	ctx    context.Context // for store calls; cancelled by Close
@@ -140,8 +140,7 @@ func New(opts Options) (*Server, error) {
 		eventBuffer: eventBuffer,
 	}
 	if opts.AuthFile != "" {
-		// The htpasswd reader is pop3d's, so that both servers read the file alike.
-		p, err := pop3d.ReadPasswords(opts.AuthFile)
+		p, err := htpasswd.Read(opts.AuthFile)
 		if err != nil {
 			return nil, fmt.Errorf("imapd: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/htpasswd"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -53,7 +54,7 @@ type Options struct {
 	// It is not needed for implicit TLS, where the listener given to Serve does the TLS.
 	TLSConfig *tls.Config
 
-	// AuthFile is an htpasswd file of bcrypt hashes (see ReadPasswords). When set, only its users
+	// AuthFile is an htpasswd file of bcrypt hashes (see package htpasswd). When set, only its users
 	// may log in, APOP is refused and the greeting has no APOP timestamp. "" accepts any username
 	// and password. The file is read once, by New.
 	AuthFile string
@@ -85,7 +86,7 @@ type Server struct {
 	log          *slog.Logger
 	hostname     string
 	tls          *tls.Config
-	passwords    *Passwords // nil: any login works
+	passwords    *htpasswd.Passwords // nil: any login works
 	idleTimeout  time.Duration
 	writeTimeout time.Duration
 	maxLine      int
@@ -132,7 +133,7 @@ func New(st Store, opts Options) (*Server, error) {
 		s.hostname = h
 	}
 	if opts.AuthFile != "" {
-		p, err := ReadPasswords(opts.AuthFile)
+		p, err := htpasswd.Read(opts.AuthFile)
 		if err != nil {
 			return nil, err
 		}

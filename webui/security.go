@@ -1,18 +1,15 @@
 package webui
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/bcrypt"
+	"github.com/letterbox-mail/letterbox/htpasswd"
 )
 
 // secure wraps h with the checks every request passes: Host (DNS rebinding), basic
@@ -142,60 +139,30 @@ func (s *Server) originAllowed(r *http.Request) bool {
 	return origin == "" || sameOrigin(origin, r.Host) || s.corsAllowed(origin)
 }
 
-// authenticator checks HTTP basic credentials against bcrypt hashes from an htpasswd file.
+// authenticator checks HTTP basic credentials against an htpasswd file of bcrypt hashes.
 // bcrypt is slow on purpose, so credentials that passed are remembered (as a SHA-256 digest).
 type authenticator struct {
-	users map[string][]byte
+	passwords *htpasswd.Passwords
 
 	mu   sync.Mutex
 	good map[[32]byte]bool
 }
 
-// loadAuth reads an htpasswd file: "user:hash" lines, hashes made by bcrypt ($2a$, $2b$, $2y$).
+// loadAuth reads an htpasswd file (see package htpasswd); it must name at least one user.
 func loadAuth(path string) (*authenticator, error) {
-	data, err := os.ReadFile(path)
+	p, err := htpasswd.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("webui: auth file: %w", err)
 	}
-	a := &authenticator{users: map[string][]byte{}, good: map[[32]byte]bool{}}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		user, hash, ok := strings.Cut(line, ":")
-		if !ok || user == "" {
-			return nil, fmt.Errorf("webui: auth file %s line %d: want user:bcrypt-hash", path, n)
-		}
-		if !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$") {
-			return nil, fmt.Errorf("webui: auth file %s line %d: user %q: only bcrypt hashes are supported (htpasswd -B)", path, n, user)
-		}
-		// Go's bcrypt reads $2y$ hashes as $2a$ (they are the same algorithm).
-		if strings.HasPrefix(hash, "$2y$") {
-			hash = "$2a$" + hash[4:]
-		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-			return nil, fmt.Errorf("webui: auth file %s line %d: user %q: %w", path, n, user, err)
-		}
-		a.users[user] = []byte(hash)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("webui: auth file: %w", err)
-	}
-	if len(a.users) == 0 {
+	if p.Len() == 0 {
 		return nil, fmt.Errorf("webui: auth file %s has no users", path)
 	}
-	return a, nil
+	return &authenticator{passwords: p, good: map[[32]byte]bool{}}, nil
 }
 
 func (a *authenticator) check(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return false
-	}
-	hash, known := a.users[user]
-	if !known {
 		return false
 	}
 	key := sha256.Sum256([]byte(user + "\x00" + pass))
@@ -205,7 +172,7 @@ func (a *authenticator) check(r *http.Request) bool {
 	if good {
 		return true
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
+	if !a.passwords.Check(user, pass) {
 		return false
 	}
 	a.mu.Lock()

@@ -1,4 +1,6 @@
-package pop3d
+// Package htpasswd reads Apache htpasswd files of bcrypt hashes (as `htpasswd -B` writes them)
+// and checks passwords against them. The web inbox, POP3 and IMAP logins use it.
+package htpasswd
 
 import (
 	"bufio"
@@ -22,25 +24,25 @@ type Passwords struct {
 	cost      int
 }
 
-// ReadPasswords reads an htpasswd file; see ParsePasswords.
-func ReadPasswords(path string) (*Passwords, error) {
+// Read reads an htpasswd file; see Parse.
+func Read(path string) (*Passwords, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("pop3d: auth file: %w", err)
+		return nil, fmt.Errorf("htpasswd: %w", err)
 	}
 	defer f.Close()
-	p, err := ParsePasswords(f)
+	p, err := Parse(f)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	return p, nil
 }
 
-// ParsePasswords reads htpasswd lines "user:hash" (as `htpasswd -B` writes them). Only bcrypt
+// Parse reads htpasswd lines "user:hash" (as `htpasswd -B` writes them). Only bcrypt
 // hashes ($2a$, $2b$, $2y$) are accepted; a line with any other hash, or without a colon, is an
 // error that names the line. Blank lines and lines starting with "#" are ignored. When a user
 // appears twice the last line wins.
-func ParsePasswords(r io.Reader) (*Passwords, error) {
+func Parse(r io.Reader) (*Passwords, error) {
 	p := &Passwords{hashes: map[string][]byte{}, cost: bcrypt.DefaultCost}
 	sc := bufio.NewScanner(r)
 	n := 0
@@ -52,17 +54,17 @@ func ParsePasswords(r io.Reader) (*Passwords, error) {
 		}
 		user, hash, ok := strings.Cut(line, ":")
 		if !ok || user == "" {
-			return nil, fmt.Errorf("pop3d: auth file line %d: want user:bcrypt-hash", n)
+			return nil, fmt.Errorf("htpasswd line %d: want user:bcrypt-hash", n)
 		}
 		cost, err := bcrypt.Cost([]byte(hash))
 		if err != nil || !strings.HasPrefix(hash, "$2") {
-			return nil, fmt.Errorf("pop3d: auth file line %d (user %q): not a bcrypt hash; create it with htpasswd -B", n, user)
+			return nil, fmt.Errorf("htpasswd line %d (user %q): not a bcrypt hash; create it with htpasswd -B", n, user)
 		}
 		p.hashes[user] = []byte(hash)
 		p.cost = cost
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("pop3d: auth file: %w", err)
+		return nil, fmt.Errorf("htpasswd: %w", err)
 	}
 	return p, nil
 }
