@@ -66,6 +66,8 @@ type Store interface {
 	Subscribe(buffer int) *store.Subscription
 	// UIDValidity is the IMAP UIDVALIDITY of the database.
 	UIDValidity() uint32
+	// NextUID is the UID the next stored message will get, above every UID ever given.
+	NextUID(ctx context.Context) (int64, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -145,6 +147,14 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("imapd: %w", err)
 		}
 		s.auth = p
+	}
+	// UIDNEXT stays above the UIDs of messages deleted before this server started.
+	next, err := opts.Store.NextUID(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("imapd: %w", err)
+	}
+	if next > 1 {
+		s.seenUID(imap.UID(next - 1))
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -634,5 +635,30 @@ func TestImplicitTLS(t *testing.T) {
 	}
 	if d, err := c.Select("INBOX", nil).Wait(); err != nil || d.NumMessages != 1 {
 		t.Errorf("SELECT over IMAPS = %+v, %v", d, err)
+	}
+}
+
+// UIDNEXT never goes back, even when the newest messages were deleted before the server started.
+func TestUIDNextAfterDeletionsBeforeStart(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	var last store.Summary
+	for i := range 3 {
+		var err error
+		if last, err = st.Add(ctx, store.Envelope{}, bytesReader(message("a@x", "b@y", "m"+strconv.Itoa(i), "x"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Delete(ctx, []string{last.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := startServer(t, imapd.Options{Store: st})
+	c := dial(t, addr, "anyone", nil)
+	data, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data.NumMessages != 2 || data.UIDNext != imap.UID(last.UID+1) {
+		t.Fatalf("SELECT: %d messages, UIDNEXT %d; want 2 and %d", data.NumMessages, data.UIDNext, last.UID+1)
 	}
 }
