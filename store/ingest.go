@@ -83,6 +83,7 @@ func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, 
 		s.incoming.Add(-1)
 		return Summary{}, fmt.Errorf("store: read message: %w", err)
 	}
+	s.parsing.Add(1)
 	rec := s.prepare(env, buf.Bytes()[:traceRoom], buf.Bytes()[traceRoom:])
 	if buf.Cap() <= maxPooledBuffer {
 		s.buffers.Put(buf)

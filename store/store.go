@@ -64,6 +64,7 @@ type Store struct {
 	uidValidity uint32
 	deleted     atomic.Int64
 	incoming    atomic.Int64 // Add calls reading or parsing a message they are about to queue for the writer
+	parsing     atomic.Int64 // those of them that have read it
 	commits     atomic.Int64 // transactions the writer committed (for benchmarks: messages per commit)
 	committed   atomic.Int64 // requests in them
 
