@@ -230,8 +230,7 @@ func ftsWords(s string) []string {
 
 // jsonFragment is how s appears inside the JSON text of an address column.
 func jsonFragment(s string) string {
-	b, _ := json.Marshal(s)
-	return strings.Trim(string(b), `"`)
+	return strings.Trim(mustJSON(s), `"`)
 }
 
 func likePattern(s string) string {

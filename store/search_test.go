@@ -22,7 +22,7 @@ func mailbox(t *testing.T) (*store.Store, map[string]string) {
 	put("welcome", store.Envelope{MailFrom: "noreply@shop.example", Recipients: []string{"bob@example.org"}, Received: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)},
 		"From: Shop <noreply@shop.example>\nTo: Bob Smith <bob@example.org>\nSubject: Welcome to the Shop\nMessage-ID: <w1@shop.example>\nX-Campaign: spring-sale\n\nHello Bob, your springtime discount code is SAVE10.\n")
 	put("invoice", store.Envelope{MailFrom: "billing@shop.example", Recipients: []string{"alice@example.org", "audit@example.org"}, Received: time.Date(2024, 3, 5, 10, 0, 0, 0, time.UTC)},
-		"From: Billing <billing@shop.example>\nTo: alice@example.org\nCc: Carol <carol@example.net>\nReply-To: support@shop.example\nSubject: Invoice #42\nMessage-ID: <inv42@shop.example>\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nYour invoice is attached.\n--b\nContent-Type: application/pdf; name=invoice-42.pdf\nContent-Disposition: attachment; filename=invoice-42.pdf\n\n%PDF-1.4 fake\n--b--\n")
+		"From: Billing & Co <billing@shop.example>\nTo: alice@example.org\nCc: Carol <carol@example.net>\nReply-To: support@shop.example\nSubject: Invoice #42\nMessage-ID: <inv42@shop.example>\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nYour invoice is attached.\n--b\nContent-Type: application/pdf; name=invoice-42.pdf\nContent-Disposition: attachment; filename=invoice-42.pdf\n\n%PDF-1.4 fake\n--b--\n")
 	put("reset", store.Envelope{MailFrom: "auth@app.example", Recipients: []string{"alice@example.org"}, Received: time.Date(2024, 4, 1, 10, 0, 0, 0, time.UTC)},
 		"From: auth@app.example\nTo: alice@example.org\nSubject: Reset your password\nContent-Type: text/html\n\n<p>Click <a href=\"https://app.example/reset?t=xyz\">here</a> to reset. Über-secure.</p>\n")
 	put("big", store.Envelope{MailFrom: "reports@app.example", Recipients: []string{"team+weekly@example.org"}, Received: time.Date(2024, 4, 2, 10, 0, 0, 0, time.UTC)},
@@ -63,6 +63,7 @@ func TestSearchFilters(t *testing.T) {
 		{"cc:carol", []string{"invoice"}},
 		{"bcc:audit@example.org", []string{"invoice"}}, // envelope-only recipient
 		{"from:billing", []string{"invoice"}},
+		{`from:"Billing & Co"`, []string{"invoice"}},
 		{"from:shop.example", []string{"invoice", "welcome"}},
 		{"reply-to:support", []string{"invoice"}},
 		{"addressed:carol", []string{"invoice"}},
