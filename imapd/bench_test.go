@@ -30,7 +30,7 @@ import (
 const benchMessages = 100_000
 
 // benchVersion names the cached benchmark database; change it when what seed stores changes.
-const benchVersion = "v1"
+const benchVersion = "v2" // bump when the seeded content or the store's on-disk format changes
 
 // benchStore opens the benchmark database: 100,000 messages, seeded once (with concurrent
 // store.Add calls) and cached under os.TempDir() so that later runs reuse it. The benchmarks only

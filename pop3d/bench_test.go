@@ -23,7 +23,7 @@ import (
 const (
 	benchMessages   = 100_000
 	benchRecipients = 100 // user0@example.com … user99@example.com, 1,000 messages each
-	benchVersion    = 1   // bump when the seeded content changes
+	benchVersion    = 2   // bump when the seeded content or the store's on-disk format changes
 )
 
 // benchStore opens a store holding benchMessages messages. The database is seeded once, with

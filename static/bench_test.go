@@ -183,7 +183,7 @@ func median(v []float64) float64 {
 // the temporary directory for later runs.
 func seededDB(b testing.TB, n int) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("letterbox-static-bench-%d.db", n))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("letterbox-static-bench-v2-%d.db", n))
 	if _, err := os.Stat(path + ".done"); err == nil {
 		return path
 	}

@@ -26,7 +26,7 @@ import (
 
 // benchVersion names the cached benchmark database; change it when the seeded data or the
 // store's schema changes.
-const benchVersion = "v1"
+const benchVersion = "v2" // bump when the seeded content or the store's on-disk format changes
 
 const (
 	benchMessages = 100_000
