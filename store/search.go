@@ -121,32 +121,32 @@ func allCovered(terms []Term) bool {
 	return true
 }
 
+// textFields are the terms the full-text index answers: the FTS5 columns to match in, and the
+// messages column the value must also occur in exactly ("" when the index alone decides).
+var textFields = map[string]struct{ columns, exact string }{
+	"":          {"", ""},
+	"to":        {"recipients", "m.to_json"},
+	"cc":        {"recipients", "m.cc_json"},
+	"bcc":       {"recipients", "m.bcc_json"},
+	"from":      {"sender", "m.from_json"},
+	"reply-to":  {"sender", "m.reply_to_json"},
+	"addressed": {"sender recipients", "(m.from_json || m.to_json || m.cc_json || m.bcc_json || m.reply_to_json)"},
+	"subject":   {"subject", "m.subject"},
+	"body":      {"body", ""},
+	"header":    {"headers", ""},
+}
+
 // ftsMatch returns the FTS5 expression of a term answered by the full-text index, and the column
-// its value must also occur in exactly ("" when none); ok is false for other terms.
+// its value must also occur in exactly ("" when none); ok is false for other terms and for values
+// without words.
 func (t Term) ftsMatch() (match, exact string, ok bool) {
-	columns, value, exact := "", t.Value, ""
-	switch t.Field {
-	case "":
-	case "to":
-		columns, exact = "recipients", "m.to_json"
-	case "cc":
-		columns, exact = "recipients", "m.cc_json"
-	case "bcc":
-		columns, exact = "recipients", "m.bcc_json"
-	case "from":
-		columns, exact = "sender", "m.from_json"
-	case "reply-to":
-		columns, exact = "sender", "m.reply_to_json"
-	case "addressed":
-		columns, exact = "sender recipients", "(m.from_json || m.to_json || m.cc_json || m.bcc_json || m.reply_to_json)"
-	case "subject":
-		columns, exact = "subject", "m.subject"
-	case "body":
-		columns = "body"
-	case "header":
-		columns, value = "headers", t.Name+": "+t.Value
-	default:
+	f, known := textFields[t.Field]
+	if !known {
 		return "", "", false
+	}
+	columns, value, exact := f.columns, t.Value, f.exact
+	if t.Field == "header" {
+		value = t.Name + ": " + t.Value
 	}
 	words := ftsWords(value)
 	if len(words) == 0 {
@@ -172,15 +172,15 @@ func (t Term) sql() (string, []any) {
 		}
 		return cond, args
 	}
-	switch t.Field {
-	case "", "subject", "body", "header", "to", "cc", "bcc", "from", "reply-to", "addressed":
-		// No words at all (say "@"): a substring of the subject or that address field.
-		col := map[string]string{"to": "m.to_json", "cc": "m.cc_json", "bcc": "m.bcc_json", "from": "m.from_json",
-			"reply-to": "m.reply_to_json", "addressed": "(m.from_json || m.to_json || m.cc_json || m.bcc_json || m.reply_to_json)"}[t.Field]
+	if f, ok := textFields[t.Field]; ok {
+		// No words at all (say "@"): a substring of that field, or of the subject.
+		col := f.exact
 		if col == "" {
 			col = "m.subject"
 		}
 		return col + " LIKE ? ESCAPE '\\'", []any{likePattern(v)}
+	}
+	switch t.Field {
 	case "message-id":
 		return "m.message_id LIKE ? ESCAPE '\\'", []any{likePattern(strings.Trim(v, "<>"))}
 	case "tag":
