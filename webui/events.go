@@ -172,6 +172,7 @@ func (s *Server) serveEvents(ctx context.Context, c *websocket.Conn, sub *store.
 				}
 				return
 			}
+			s.changes.Add(1)
 			msg, ok := frame(ctx, s, ev)
 			if ok && !write(msg) {
 				return

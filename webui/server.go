@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -117,6 +118,8 @@ type Server struct {
 	statsMu   sync.Mutex
 	statsAt   time.Time
 	statsLast store.Stats
+	statsOf   uint64        // the value of changes statsLast was read at
+	changes   atomic.Uint64 // store events seen by any websocket client: cached stats older than the last are stale
 
 	mu      sync.Mutex
 	closing chan struct{} // closed on Shutdown/Close: ends websockets and waits
@@ -253,13 +256,14 @@ func (s *Server) longLived() (func(), bool) {
 func (s *Server) stats(ctx context.Context) (store.Stats, error) {
 	s.statsMu.Lock()
 	defer s.statsMu.Unlock()
-	if time.Since(s.statsAt) < min(100*time.Millisecond, s.opts.StatsInterval/2) {
+	changes := s.changes.Load()
+	if changes == s.statsOf && time.Since(s.statsAt) < min(100*time.Millisecond, s.opts.StatsInterval/2) {
 		return s.statsLast, nil
 	}
 	st, err := s.st.Stats(ctx)
 	if err != nil {
 		return st, err
 	}
-	s.statsLast, s.statsAt = st, time.Now()
+	s.statsLast, s.statsAt, s.statsOf = st, time.Now(), changes
 	return st, nil
 }
