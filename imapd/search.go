@@ -18,8 +18,8 @@ import (
 // LARGER/SMALLER→larger/smaller) and all the keys of one level run as one store query. What the
 // store has no term for is done in Go on the mailbox's UID list: sequence and UID sets, \Deleted
 // (kept here), NOT of more than one key (a set difference) and OR (two searches, united).
-// SENTSINCE/SENTBEFORE/SENTON compare the Date header, which only the store's summaries carry:
-// those keys read the summaries of the messages the other keys selected.
+// SENTSINCE/SENTBEFORE/SENTON compare the Date header's day (UTC) with the store's
+// sent-after/sent-before terms; a message without a Date header matches none of them.
 
 // snapEntry is a message of the mailbox as the client knows it, for searching.
 type snapEntry struct {
@@ -99,12 +99,10 @@ func (sr *searcher) index(uid imap.UID) int {
 
 // level is the part of a criteria that is not NOT or OR.
 type level struct {
-	terms      []store.Term
-	filters    []func(snapEntry) bool
-	none       bool  // a key nothing can match (a flag letterbox does not keep)
-	read       *bool // SEEN (true) or UNSEEN (false)
-	sentSince  time.Time
-	sentBefore time.Time
+	terms   []store.Term
+	filters []func(snapEntry) bool
+	none    bool  // a key nothing can match (a flag letterbox does not keep)
+	read    *bool // SEEN (true) or UNSEEN (false)
 }
 
 func (l *level) term(field, value string) {
@@ -132,7 +130,12 @@ func (sr *searcher) translate(c *imap.SearchCriteria) level {
 	if !c.Before.IsZero() {
 		l.term("before", day(c.Before).Format(time.RFC3339Nano))
 	}
-	l.sentSince, l.sentBefore = c.SentSince, c.SentBefore
+	if !c.SentSince.IsZero() {
+		l.term("sent-after", day(c.SentSince).Add(-time.Microsecond).Format(time.RFC3339Nano))
+	}
+	if !c.SentBefore.IsZero() {
+		l.term("sent-before", day(c.SentBefore).Format(time.RFC3339Nano))
+	}
 	for _, h := range c.Header {
 		switch field := strings.ToLower(h.Key); field {
 		case "from", "to", "cc", "bcc", "subject":
@@ -190,7 +193,7 @@ func (l *level) placeRead() {
 		return
 	}
 	read := *l.read
-	if len(l.terms) > 0 || !l.sentSince.IsZero() || !l.sentBefore.IsZero() {
+	if len(l.terms) > 0 {
 		if read {
 			l.term("is", "read")
 		} else {
@@ -217,7 +220,7 @@ func (sr *searcher) eval(c *imap.SearchCriteria) ([]imap.UID, error) {
 	var rest []imap.SearchCriteria
 	for _, n := range c.Not {
 		nl := sr.translate(&n)
-		if nl.read == nil && len(nl.terms) == 1 && len(nl.filters) == 0 && !nl.none && nl.sentSince.IsZero() && nl.sentBefore.IsZero() &&
+		if nl.read == nil && len(nl.terms) == 1 && len(nl.filters) == 0 && !nl.none &&
 			len(n.Not) == 0 && len(n.Or) == 0 {
 			t := nl.terms[0]
 			t.Negate = !t.Negate
@@ -269,13 +272,13 @@ func (sr *searcher) eval(c *imap.SearchCriteria) ([]imap.UID, error) {
 	return uids, nil
 }
 
-// base runs the store query of a level (and the sent-date check), limited to the mailbox.
+// base runs the store query of a level, limited to the mailbox.
 func (sr *searcher) base(l *level) ([]imap.UID, error) {
 	all := make([]imap.UID, len(sr.all))
 	for i, e := range sr.all {
 		all[i] = e.uid
 	}
-	if len(l.terms) == 0 && l.sentSince.IsZero() && l.sentBefore.IsZero() {
+	if len(l.terms) == 0 {
 		return all, nil
 	}
 	if len(all) == 0 {
@@ -284,32 +287,13 @@ func (sr *searcher) base(l *level) ([]imap.UID, error) {
 	f := sr.s.storeFilter()
 	f.Query.Terms = l.terms
 	sr.queries++
-	var found []imap.UID
-	if l.sentSince.IsZero() && l.sentBefore.IsZero() {
-		list, err := sr.s.srv.store.Index(sr.s.ctx(), f)
-		if err != nil {
-			return nil, sr.s.serverError("search", err)
-		}
-		found = make([]imap.UID, 0, len(list))
-		for _, e := range list {
-			found = append(found, imap.UID(e.UID))
-		}
-	} else {
-		res, err := sr.s.srv.store.Search(sr.s.ctx(), f, store.Page{})
-		if err != nil {
-			return nil, sr.s.serverError("search", err)
-		}
-		for _, m := range res.Messages {
-			if m.Date.IsZero() {
-				continue
-			}
-			d := day(m.Date)
-			if (!l.sentSince.IsZero() && d.Before(day(l.sentSince))) || (!l.sentBefore.IsZero() && !d.Before(day(l.sentBefore))) {
-				continue
-			}
-			found = append(found, imap.UID(m.UID))
-		}
-		slices.Sort(found)
+	list, err := sr.s.srv.store.Index(sr.s.ctx(), f)
+	if err != nil {
+		return nil, sr.s.serverError("search", err)
+	}
+	found := make([]imap.UID, 0, len(list))
+	for _, e := range list {
+		found = append(found, imap.UID(e.UID))
 	}
 	return intersect(all, found), nil
 }
