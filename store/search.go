@@ -153,6 +153,13 @@ func (t Term) ftsMatch() (match, exact string, ok bool) {
 		return "", "", false
 	}
 	match = `"` + strings.Join(words, " ") + `"*`
+	if exact != "" && len(words) > 1 {
+		// The exact check that follows finds the whole value, so the index only needs to find
+		// where it starts: the words before the last, whole. Leaving out the last word's prefix
+		// matters: in an address it is "com" or "org", a prefix of thousands of words whose
+		// doclists FTS5 would merge for every query (to:user@example.com 19 ms -> 2 ms at 100k).
+		match = `"` + strings.Join(words[:len(words)-1], " ") + `"`
+	}
 	if columns != "" {
 		match = "{" + columns + "} : " + match
 	}
@@ -279,6 +286,19 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	where, args := f.where()
 	if f.isZero() {
 		if err := s.readDB.QueryRowContext(ctx, "SELECT total, unread FROM counters").Scan(&res.Total, &res.Unread); err != nil {
+			return res, fmt.Errorf("store: count: %w", err)
+		}
+	} else if t, ok := f.onlyWords(); ok {
+		// One plain search: count in the index alone. Which matches are unread needs each one's
+		// row, which costs five times the count (50 ms for 95,000 matches), unless every
+		// message is unread or none is, which the counters tell (one statement, one snapshot).
+		match, _, _ := t.ftsMatch()
+		if err := s.readDB.QueryRowContext(ctx, `WITH c AS (SELECT total, unread FROM counters),
+			n AS (SELECT COUNT(*) AS n FROM fts WHERE fts MATCH ?1)
+			SELECT n.n, CASE WHEN c.unread = c.total THEN n.n WHEN c.unread = 0 THEN 0 ELSE
+				(SELECT COALESCE(SUM(m.read = 0), 0) FROM fts JOIN messages m INDEXED BY messages_list
+				ON m.uid = fts.rowid WHERE fts MATCH ?1) END
+			FROM c, n`, match).Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
 		}
 	} else {

@@ -59,6 +59,9 @@ func TestSearchFilters(t *testing.T) {
 		{"to:alice@example.org", []string{"reset", "invoice"}},
 		{"to:example.org", []string{"big", "reset", "invoice", "welcome"}},
 		{"to:bob", []string{"welcome"}},
+		{"to:alice@example.or", []string{"reset", "invoice"}}, // the last word may be cut short
+		{"to:lice@example.org", nil},                          // but the first starts a word
+		{"to:bob@example.org.uk", nil},
 		{`to:"Bob Smith"`, []string{"welcome"}},
 		{"cc:carol", []string{"invoice"}},
 		{"bcc:audit@example.org", []string{"invoice"}}, // envelope-only recipient
@@ -143,6 +146,40 @@ func TestSearchRecipientMailboxAndPaging(t *testing.T) {
 	res, _ = s.Search(ctx, store.Filter{SinceUID: all[2].UID}, store.Page{})
 	if res.Total != 1 || res.Messages[0].ID != ids["big"] {
 		t.Fatalf("since UID: %+v", res.Messages)
+	}
+}
+
+// TestSearchUnreadMatches checks the unread count of a plain word's matches whether every
+// message is unread, some are, or none is (the count takes a different path in each).
+func TestSearchUnreadMatches(t *testing.T) {
+	ctx := context.Background()
+	s, ids := mailbox(t) // "welcome" is read
+	count := func(word string) (int, int) {
+		t.Helper()
+		q, _ := store.ParseQuery(word)
+		res, err := s.Search(ctx, store.Filter{Query: q}, store.Page{Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Total, res.Unread
+	}
+	if n, u := count("shop"); n != 2 || u != 1 {
+		t.Fatalf("some read: %d matches, %d unread; want 2, 1", n, u)
+	}
+	if err := s.SetRead(ctx, []string{ids["welcome"]}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, u := count("shop"); n != 2 || u != 2 {
+		t.Fatalf("all unread: %d matches, %d unread; want 2, 2", n, u)
+	}
+	if err := s.SetReadMatching(ctx, store.Filter{}, true); err != nil {
+		t.Fatal(err)
+	}
+	if n, u := count("shop"); n != 2 || u != 0 {
+		t.Fatalf("all read: %d matches, %d unread; want 2, 0", n, u)
+	}
+	if n, u := count("zzzznothing"); n != 0 || u != 0 {
+		t.Fatalf("no match: %d, %d", n, u)
 	}
 }
 
