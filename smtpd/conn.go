@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,9 @@ import (
 type conn struct {
 	net.Conn
 	tls bool
+	// inBandTLS is set once go-smtp writes something that is not an SMTP reply: after STARTTLS
+	// it writes TLS records through this conn, and a plain-text reply must not be mixed in.
+	inBandTLS atomic.Bool
 
 	greeting []byte // go-smtp's greeting, to be replaced in the first Write; nil after it
 	banner   []byte
@@ -52,7 +56,24 @@ func (c *conn) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 	}
+	if len(p) > 0 && (p[0] < '0' || p[0] > '9') {
+		c.inBandTLS.Store(true)
+	}
 	return c.Conn.Write(p)
+}
+
+// goodbyeTimeout bounds how long Close waits to tell clients the server is going away.
+const goodbyeTimeout = 250 * time.Millisecond
+
+// sayGoodbye writes a 421 reply (RFC 5321 section 3.8: the server is shutting down) unless
+// the session is encrypted in band, where only go-smtp's TLS layer may write. Replies are
+// written whole (net.Conn serialises writes), so it cannot split one of go-smtp's.
+func (c *conn) sayGoodbye() {
+	if c.inBandTLS.Load() {
+		return
+	}
+	c.Conn.SetWriteDeadline(time.Now().Add(goodbyeTimeout))
+	c.Conn.Write([]byte("421 4.3.2 " + c.srv.hostname + " Service shutting down\r\n"))
 }
 
 // Close closes the connection and frees its slot; it may be called more than once.

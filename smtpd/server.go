@@ -380,8 +380,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the listeners and every connection at once, cancels messages being stored, and
-// waits for their Deliverer.Add calls to return. It returns ErrServerClosed when the server was
+// Close closes the listeners and every connection at once (each client is sent a 421 reply
+// first, waiting at most a quarter of a second for all of them), cancels messages being stored,
+// and waits for their Deliverer.Add calls to return. It returns ErrServerClosed when the server was
 // already closed.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -406,6 +407,25 @@ func (s *Server) close() error {
 		open = append(open, c)
 	}
 	s.mu.Unlock()
+	// Tell every client the server is going away, in parallel and briefly (a client that does not
+	// read, or a TLS handshake in progress, must not hold up the shutdown), then close.
+	said := make(chan struct{}, len(open))
+	for _, c := range open {
+		go func() {
+			c.sayGoodbye()
+			said <- struct{}{}
+		}()
+	}
+	timeout := time.NewTimer(goodbyeTimeout)
+	for range open {
+		select {
+		case <-said:
+			continue
+		case <-timeout.C:
+		}
+		break
+	}
+	timeout.Stop()
 	for _, c := range open {
 		c.Close()
 	}

@@ -682,6 +682,16 @@ func TestShutdown(t *testing.T) {
 	busy.cmd(250, "EHLO client.test")
 	idle := dial(t, ts.addr)
 	idle.cmd(250, "EHLO client.test")
+	// A session encrypted with STARTTLS must get nothing in plain text when it is closed.
+	secure := dial(t, ts.addr)
+	secure.cmd(250, "EHLO client.test")
+	secure.cmd(220, "STARTTLS")
+	tc := tls.Client(secure.conn, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	secure = newClient(t, tc)
+	secure.cmd(250, "EHLO client.test")
 	busy.cmd(250, "MAIL FROM:<a@example.com>")
 	busy.cmd(250, "RCPT TO:<b@example.com>")
 	busy.cmd(354, "DATA")
@@ -722,10 +732,15 @@ func TestShutdown(t *testing.T) {
 	if m := ts.storedMessage(t, id); m.Subject != "in flight during shutdown" {
 		t.Errorf("stored %q", m.Subject)
 	}
+	// Each client is told the server is going away (RFC 5321 3.8), then the connection closes.
 	for _, c := range []*client{busy, idle} {
+		c.expect(421)
 		if _, err := c.text.ReadLine(); err == nil {
 			t.Error("connection open after Shutdown returned")
 		}
+	}
+	if line, err := secure.text.ReadLine(); err != io.EOF {
+		t.Errorf("STARTTLS session at shutdown: read %q, %v; want the TLS session closed cleanly", line, err)
 	}
 	if err := ts.Shutdown(context.Background()); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("second Shutdown: %v", err)
@@ -750,6 +765,7 @@ func TestShutdownDeadline(t *testing.T) {
 	if err := ts.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Shutdown: %v, want deadline exceeded", err)
 	}
+	c.expect(421)
 	if _, err := c.text.ReadLine(); err == nil {
 		t.Error("connection open after Shutdown returned")
 	}
