@@ -507,60 +507,6 @@ func snippet(text string) string {
 	return out
 }
 
-// htmlText returns the words of an HTML body for the index, unless the text body already has them
-// (enmime fills the text body from the HTML when there is no text part).
-func htmlText(html, text string) string {
-	if html == "" {
-		return ""
-	}
-	// Usually it does: look at the first words before stripping the whole body.
-	if text != "" && strings.Contains(text, strings.TrimSpace(firstWords(stripTags(html, 8), 8))) {
-		return ""
-	}
-	return stripTags(html, 0)
-}
-
-// stripTags returns html with each tag replaced by a space. With words > 0 it may stop once it
-// has that many words.
-func stripTags(html string, words int) string {
-	var b strings.Builder
-	inTag, inWord := false, false
-	n := 0
-	for _, r := range html {
-		switch {
-		case r == '<':
-			inTag = true
-			b.WriteByte(' ')
-			if inWord {
-				inWord = false
-				n++
-			}
-		case r == '>':
-			inTag = false
-		case !inTag:
-			if !unicode.IsSpace(r) {
-				inWord = true
-			} else if inWord {
-				inWord = false
-				n++
-			}
-			b.WriteRune(r)
-		}
-		if words > 0 && n >= words {
-			break
-		}
-	}
-	return b.String()
-}
-
-func firstWords(s string, n int) string {
-	f := strings.Fields(s)
-	if len(f) > n {
-		f = f[:n]
-	}
-	return strings.Join(f, " ")
-}
-
 func checksums(b []byte) Checksums {
 	m := md5.Sum(b)
 	s1 := sha1.Sum(b)

@@ -224,3 +224,44 @@ func TestParseQueryErrors(t *testing.T) {
 		t.Fatalf("got %+v", q.Terms)
 	}
 }
+
+// TestSearchHTMLWords: the words of an HTML body are found whether or not a text part stands
+// beside it; what a style or script element holds is not mail text and is not indexed.
+func TestSearchHTMLWords(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, store.Options{})
+	msg := func(subject, text, html string) []byte {
+		return []byte("From: a@example.com\r\nTo: b@example.com\r\nSubject: " + subject + "\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/alternative; boundary=b\r\n\r\n" +
+			"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n" +
+			"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--b--\r\n")
+	}
+	html := "<html><head><style>.bluebanner { color: blue }</style></head><body><p>Your <b>parcel</b> ships " +
+		"today, caf&eacute; voucher inside.</p><p>Track it here.</p><script>trackingpixel()</script></body></html>"
+	stub := add(t, s, store.Envelope{}, msg("stub", "View this mail in your browser.", html)).ID
+	alt := add(t, s, store.Envelope{}, msg("alternative", "YOUR PARCEL SHIPS TODAY -- cafe voucher inside!\n\nTrack it here: https://t.example/1", html)).ID
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"parcel", []string{alt, stub}},
+		{"voucher", []string{alt, stub}},
+		{"café", []string{alt, stub}},
+		{`"ships today"`, []string{alt, stub}},
+		{"bluebanner", nil},
+		{"trackingpixel", nil},
+	} {
+		q, _ := store.ParseQuery(c.query)
+		res, err := s.Search(ctx, store.Filter{Query: q}, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range res.Messages {
+			got = append(got, m.ID)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.query, got, c.want)
+		}
+	}
+}
