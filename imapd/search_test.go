@@ -64,6 +64,9 @@ func TestSearch(t *testing.T) {
 		{"BCC frank", imap.SearchCriteria{Header: hdr("Bcc", "frank@y.test")}, u(m3)},
 		{"SUBJECT spring", imap.SearchCriteria{Header: hdr("Subject", "spring")}, u(m1, m4)},
 		{"BODY spring", imap.SearchCriteria{Body: []string{"spring"}}, u(m3)},
+		{"SUBJECT nvoic", imap.SearchCriteria{Header: hdr("Subject", "nvoic")}, u(m2)}, // substrings (RFC 3501 6.4.4)
+		{"FROM lice@x", imap.SearchCriteria{Header: hdr("From", "lice@x")}, u(m1, m3)},
+		{"TEXT iscount", imap.SearchCriteria{Text: []string{"iscount"}}, u(m1)},
 		{"TEXT spring", imap.SearchCriteria{Text: []string{"spring"}}, u(m1, m3, m4)},
 		{"HEADER X-Campaign spring", imap.SearchCriteria{Header: hdr("X-Campaign", "spring")}, u(m1)},
 		{"SEEN", imap.SearchCriteria{Flag: []imap.Flag{imap.FlagSeen}}, u(m3)},

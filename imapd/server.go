@@ -26,8 +26,9 @@
 // store. COPY, MOVE, APPEND, CREATE, DELETE and RENAME are refused: the store is the only
 // mailbox, and mail arrives over SMTP.
 //
-// SEARCH runs on the store's search (its full-text index); text keys therefore match at the start
-// of words, as the web inbox's search does, rather than anywhere inside a word.
+// SEARCH runs on the store's search (its full-text index), which finds substrings as RFC 3501
+// asks, with the limits the web inbox's search has (inside a word, a key needs three letters;
+// words with digits match from their start).
 package imapd
 
 import (

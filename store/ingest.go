@@ -35,6 +35,7 @@ type record struct {
 	parts      []partContent
 	recipients []string // lower-case addresses for per-recipient mailboxes
 	fts        ftsRow
+	words      []string // its distinct vocabulary words (see vocab.go)
 
 	fromJSON, toJSON, ccJSON, bccJSON, replyToJSON string
 }
@@ -282,6 +283,8 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		body:        text + "\n" + htmlText(html, text),
 		attachments: strings.Join(attachmentNames, "\n"),
 	}
+	f := &rec.fts
+	rec.words = vocabularyOf(f.subject, f.sender, f.recipients, f.messageID, f.headers, f.body, f.attachments)
 	return rec
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io/fs"
 	"path/filepath"
 	"testing"
 )
@@ -20,6 +21,8 @@ func TestMigrationFromVersion1(t *testing.T) {
 	// As the writer of version 1 stores a message: the row, and the counters.
 	for _, q := range []string{
 		`INSERT INTO messages (id, created, size, subject) VALUES ('old1', 1, 10, 'from v1')`,
+		`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments)
+			VALUES (1, 'from v1', '', '', '', '', 'springtime offers', '')`,
 		`UPDATE counters SET total = total + 1, unread = unread + 1, size = size + 10`,
 	} {
 		if _, err := db.Exec(q); err != nil {
@@ -34,7 +37,8 @@ func TestMigrationFromVersion1(t *testing.T) {
 	}
 	defer s.Close()
 	var version int
-	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != 3 {
+	migrations, _ := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err := s.readDB.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) || version < 4 {
 		t.Fatalf("schema version %d, %v", version, err)
 	}
 	if s.UIDValidity() == 0 {
@@ -47,6 +51,12 @@ func TestMigrationFromVersion1(t *testing.T) {
 	st, _ := s.Stats(ctx)
 	if st.Total != 1 {
 		t.Fatalf("counters after upgrade: %+v", st)
+	}
+	// The vocabulary (version 4) holds the words indexed before it.
+	q, _ := ParseQuery("ringtime")
+	res, err := s.Search(ctx, Filter{Query: q}, Page{})
+	if err != nil || res.Total != 1 {
+		t.Fatalf("a word inside a word indexed before the upgrade: %+v %v", res, err)
 	}
 }
 

@@ -46,6 +46,10 @@ func (s *Store) SetRead(ctx context.Context, ids []string, read bool) error {
 // SetReadMatching marks every message f selects read or unread.
 func (s *Store) SetReadMatching(ctx context.Context, f Filter, read bool) error {
 	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
+		f, err := expand(ctx, tx, f)
+		if err != nil {
+			return nil, err
+		}
 		where, args := f.where()
 		return setRead(ctx, tx, where, args, read)
 	})

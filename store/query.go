@@ -20,8 +20,9 @@ type Query struct {
 // is (read, unread, tagged), has (attachment, inline), after, before (dates), larger, smaller
 // (sizes such as 10k or 2m), header (Name is the header name, Value a substring of its value),
 // body (text and HTML bodies only), sent-after and sent-before (the Date header rather than the
-// received time). Text matching is case-insensitive and matches at the start
-// of words: "spring" finds "springtime".
+// received time). Text matching is case-insensitive, ignores accents and punctuation, and finds
+// substrings: "ringtim" finds "springtime" (inside a word, a term needs three letters and words
+// with digits match from their start; see vocab.go).
 type Term struct {
 	Field  string
 	Name   string

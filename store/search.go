@@ -19,6 +19,18 @@ type Filter struct {
 	Since time.Time
 	// SinceUID keeps only messages whose UID is greater than this.
 	SinceUID int64
+
+	// alts holds, once expand has looked them up, the indexed words each term of Query may
+	// start inside of (nil: none).
+	alts [][]string
+}
+
+// altsOf returns the words term i may start inside of.
+func (f Filter) altsOf(i int) []string {
+	if i < len(f.alts) {
+		return f.alts[i]
+	}
+	return nil
 }
 
 // Entry is the light description of a message that POP3 and IMAP list.
@@ -30,16 +42,18 @@ type Entry struct {
 	Created time.Time
 }
 
-// onlyWords reports whether f is a single positive term answered by the index alone.
-func (f Filter) onlyWords() (Term, bool) {
+// onlyWords reports whether f is a single positive term answered by the index alone, and
+// returns that term's full-text match.
+func (f Filter) onlyWords() (string, bool) {
 	if len(f.Query.Terms) != 1 || f.Recipient != "" || !f.Since.IsZero() || f.SinceUID != 0 {
-		return Term{}, false
+		return "", false
 	}
 	t := f.Query.Terms[0]
-	if _, exact, ok := t.ftsMatch(); !ok || exact != "" || t.Negate {
-		return Term{}, false
+	match, exact, ok := t.ftsMatchIn(f.altsOf(0))
+	if !ok || exact != "" || t.Negate {
+		return "", false
 	}
-	return t, true
+	return match, true
 }
 
 // isZero reports whether f selects every message.
@@ -65,8 +79,14 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 			if t.Negate {
 				continue
 			}
-			if match, exact, ok := t.ftsMatch(); ok {
+			if match, exact, ok := t.ftsMatchIn(f.altsOf(i)); ok {
 				rest := append(append([]Term{}, f.Query.Terms[:i]...), f.Query.Terms[i+1:]...)
+				var restAlts [][]string
+				for j := range f.Query.Terms {
+					if j != i {
+						restAlts = append(restAlts, f.altsOf(j))
+					}
+				}
 				from = "fts JOIN messages m ON m.uid = fts.rowid"
 				if exact == "" && allCovered(rest) {
 					// The planner would read each match's wide row; the covering index has all it needs.
@@ -78,7 +98,7 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 					conds = append(conds, exact+" LIKE ? ESCAPE '\\'")
 					args = append(args, likePattern(jsonFragment(t.Value)))
 				}
-				f.Query = Query{Terms: rest}
+				f.Query, f.alts = Query{Terms: rest}, restAlts
 				break
 			}
 		}
@@ -95,8 +115,8 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 		conds = append(conds, "m.uid > ?")
 		args = append(args, f.SinceUID)
 	}
-	for _, t := range f.Query.Terms {
-		c, a := t.sql()
+	for i, t := range f.Query.Terms {
+		c, a := t.sql(f.altsOf(i))
 		if t.Negate {
 			c = "NOT (" + c + ")"
 		}
@@ -140,6 +160,12 @@ var textFields = map[string]struct{ columns, exact string }{
 // its value must also occur in exactly ("" when none); ok is false for other terms and for values
 // without words.
 func (t Term) ftsMatch() (match, exact string, ok bool) {
+	return t.ftsMatchIn(nil)
+}
+
+// ftsMatchIn is ftsMatch for a term whose value may also start inside the indexed words alts
+// (see expand): a one-word value inside any of them, a longer value's first word at their end.
+func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 	f, known := textFields[t.Field]
 	if !known {
 		return "", "", false
@@ -152,13 +178,29 @@ func (t Term) ftsMatch() (match, exact string, ok bool) {
 	if len(words) == 0 {
 		return "", "", false
 	}
-	match = `"` + strings.Join(words, " ") + `"*`
-	if exact != "" && len(words) > 1 {
-		// The exact check that follows finds the whole value, so the index only needs to find
-		// where it starts: the words before the last, whole. Leaving out the last word's prefix
-		// matters: in an address it is "com" or "org", a prefix of thousands of words whose
-		// doclists FTS5 would merge for every query (to:user@example.com 19 ms -> 2 ms at 100k).
-		match = `"` + strings.Join(words[:len(words)-1], " ") + `"`
+	phrase := func(first string) string {
+		ws := append([]string{first}, words[1:]...)
+		if exact != "" && len(ws) > 1 {
+			// The exact check that follows finds the whole value, so the index only needs to
+			// find where it starts: the words before the last, whole. Leaving out the last
+			// word's prefix matters: in an address it is "com" or "org", a prefix of thousands
+			// of words whose doclists FTS5 would merge for every query (to:user@example.com
+			// 19 ms -> 2 ms at 100k).
+			return `"` + strings.Join(ws[:len(ws)-1], " ") + `"`
+		}
+		return `"` + strings.Join(ws, " ") + `"*`
+	}
+	match = phrase(words[0])
+	if len(alts) > 0 {
+		options := []string{match}
+		for _, a := range alts {
+			if len(words) == 1 {
+				options = append(options, `"`+a+`"`)
+			} else {
+				options = append(options, phrase(a))
+			}
+		}
+		match = "(" + strings.Join(options, " OR ") + ")"
 	}
 	if columns != "" {
 		match = "{" + columns + "} : " + match
@@ -167,10 +209,10 @@ func (t Term) ftsMatch() (match, exact string, ok bool) {
 }
 
 // sql compiles one term (without its negation).
-func (t Term) sql() (string, []any) {
+func (t Term) sql(alts []string) (string, []any) {
 	v := t.Value
 	lower := strings.ToLower(v)
-	if match, exact, ok := t.ftsMatch(); ok {
+	if match, exact, ok := t.ftsMatchIn(alts); ok {
 		cond := "m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
 		args := []any{match}
 		if exact != "" {
@@ -241,8 +283,7 @@ func jsonFragment(s string) string {
 }
 
 func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
+	return "%" + likeEscape(s) + "%"
 }
 
 // summaryColumns are the columns scanSummary reads, from messages m.
@@ -283,16 +324,19 @@ func scanSummary(row scanner) (Summary, error) {
 // Search returns one page of the messages f selects, newest first, with the number of matches.
 func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	res := Result{Messages: []Summary{}}
+	f, err := expand(ctx, s.readDB, f)
+	if err != nil {
+		return res, err
+	}
 	where, args := f.where()
 	if f.isZero() {
 		if err := s.readDB.QueryRowContext(ctx, "SELECT total, unread FROM counters").Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
 		}
-	} else if t, ok := f.onlyWords(); ok {
+	} else if match, ok := f.onlyWords(); ok {
 		// One plain search: count in the index alone. Which matches are unread needs each one's
 		// row, which costs five times the count (50 ms for 95,000 matches), unless every
 		// message is unread or none is, which the counters tell (one statement, one snapshot).
-		match, _, _ := t.ftsMatch()
 		if err := s.readDB.QueryRowContext(ctx, `WITH c AS (SELECT total, unread FROM counters),
 			n AS (SELECT COUNT(*) AS n FROM fts WHERE fts MATCH ?1)
 			SELECT n.n, CASE WHEN c.unread = c.total THEN n.n WHEN c.unread = 0 THEN 0 ELSE
@@ -313,9 +357,8 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	}
 	query := "SELECT " + summaryColumns + " FROM messages m WHERE " + where + " ORDER BY m.uid DESC LIMIT ? OFFSET ?"
 	qargs := append(args, limit, max(p.Offset, 0))
-	if t, ok := f.onlyWords(); ok {
+	if match, ok := f.onlyWords(); ok {
 		// One plain search: page through the index itself, newest first, and read just that page.
-		match, _, _ := t.ftsMatch()
 		query = "SELECT " + summaryColumns + " FROM messages m WHERE m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) ORDER BY m.uid DESC"
 		qargs = []any{match, limit, max(p.Offset, 0)}
 	}
@@ -339,6 +382,10 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 
 // Index lists the messages f selects, oldest first, with only what POP3 and IMAP need.
 func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
+	f, err := expand(ctx, s.readDB, f)
+	if err != nil {
+		return nil, err
+	}
 	where, args := f.where()
 	rows, err := s.readDB.QueryContext(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created FROM messages m WHERE "+where+" ORDER BY m.uid", args...)
 	if err != nil {
@@ -363,6 +410,10 @@ func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 
 // ids selects the UIDs and IDs f matches, inside a write transaction.
 func selectIDs(ctx context.Context, tx dbtx, f Filter) ([]int64, []string, error) {
+	f, err := expand(ctx, tx, f)
+	if err != nil {
+		return nil, nil, err
+	}
 	where, args := f.where()
 	rows, err := tx.QueryContext(ctx, "SELECT m.uid, m.id FROM messages m WHERE "+where, args...)
 	if err != nil {

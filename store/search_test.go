@@ -45,7 +45,7 @@ func TestSearchFilters(t *testing.T) {
 	}{
 		{"", []string{"big", "reset", "invoice", "welcome"}},
 		{"springtime", []string{"welcome"}},
-		{"SPRING", []string{"welcome"}},      // case-insensitive, matches at word starts
+		{"SPRING", []string{"welcome"}},      // case-insensitive
 		{"spring-sale", []string{"welcome"}}, // custom header values are searchable
 		{"header:X-Campaign:spring", []string{"welcome"}},
 		{`"discount code"`, []string{"welcome"}},
@@ -59,9 +59,19 @@ func TestSearchFilters(t *testing.T) {
 		{"to:alice@example.org", []string{"reset", "invoice"}},
 		{"to:example.org", []string{"big", "reset", "invoice", "welcome"}},
 		{"to:bob", []string{"welcome"}},
-		{"to:alice@example.or", []string{"reset", "invoice"}}, // the last word may be cut short
-		{"to:lice@example.org", nil},                          // but the first starts a word
+		{"to:alice@example.or", []string{"reset", "invoice"}}, // substrings: the last word may be cut short
+		{"to:lice@example.org", []string{"reset", "invoice"}}, // and the first may start inside a word
 		{"to:bob@example.org.uk", nil},
+		{"ringtime", []string{"welcome"}}, // inside a word
+		{"PRINGTIM", []string{"welcome"}},
+		{"hop.exam", []string{"invoice", "welcome"}}, // shop.example
+		{"nvoice", []string{"invoice"}},
+		{"subject:elcome", []string{"welcome"}},
+		{"from:illing", []string{"invoice"}},
+		{"body:igure", []string{"big"}},
+		{"-ringtime", []string{"big", "reset", "invoice"}},
+		{"ber-secure", []string{"reset"}}, // Über-secure, diacritics folded
+		{"xample.org alic", []string{"reset", "invoice"}},
 		{`to:"Bob Smith"`, []string{"welcome"}},
 		{"cc:carol", []string{"invoice"}},
 		{"bcc:audit@example.org", []string{"invoice"}}, // envelope-only recipient

@@ -91,6 +91,7 @@ func (s *Store) writer() {
 	defer conn.Close()
 	ins := newInserts(conn)
 	defer ins.close()
+	vocab := &vocabulary{}
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
@@ -106,7 +107,7 @@ func (s *Store) writer() {
 				case req := <-s.writes:
 					batch = append(batch, req)
 					if len(batch) == s.opts.MaxBatch {
-						s.commit(ctx, conn, ins, batch)
+						s.commit(ctx, conn, ins, vocab, batch)
 						batch = batch[:0]
 					}
 					continue
@@ -115,7 +116,7 @@ func (s *Store) writer() {
 				break
 			}
 			if len(batch) > 0 {
-				s.commit(ctx, conn, ins, batch)
+				s.commit(ctx, conn, ins, vocab, batch)
 			}
 			return
 		}
@@ -148,7 +149,7 @@ func (s *Store) writer() {
 		if waiting {
 			delay.Stop()
 		}
-		s.commit(ctx, conn, ins, batch)
+		s.commit(ctx, conn, ins, vocab, batch)
 	}
 }
 
@@ -175,17 +176,19 @@ func (s *Store) failAll(err error) {
 // savepoint, which would undo the point of batching). If anything in the batch fails, the batch is
 // rolled back and each request is run again in a transaction of its own, so one bad request
 // spoils only itself.
-func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) {
-	results, events, err := s.runBatch(ctx, conn, ins, batch)
+func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab *vocabulary, batch []writeReq) {
+	results, events, words, err := s.runBatch(ctx, conn, ins, vocab, batch)
 	if err != nil && len(batch) > 1 {
 		for _, req := range batch {
-			s.commit(ctx, conn, ins, []writeReq{req})
+			s.commit(ctx, conn, ins, vocab, []writeReq{req})
 		}
 		return
 	}
 	if err != nil {
 		results[0] = writeResult{err: err}
 		events = nil
+	} else {
+		vocab.learn(words)
 	}
 	s.commits.Add(1)
 	s.committed.Add(int64(len(batch)))
@@ -217,12 +220,13 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 }
 
 // runBatch runs every request of batch in one transaction and commits it. It returns the first
-// error, after rolling back, when any request or the commit failed.
-func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) ([]writeResult, [][]Event, error) {
+// error, after rolling back, when any request or the commit failed, and otherwise the words it
+// added to the vocabulary.
+func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, vocab *vocabulary, batch []writeReq) ([]writeResult, [][]Event, []string, error) {
 	results := make([]writeResult, len(batch))
 	events := make([][]Event, len(batch))
 	if err := ins.run(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return results, nil, fmt.Errorf("store: begin: %w", err)
+		return results, nil, nil, fmt.Errorf("store: begin: %w", err)
 	}
 	rollback := func() {
 		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
@@ -231,7 +235,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 	}
 	// Consecutive messages are inserted together, then indexed, before a change (which may
 	// delete them) or the commit.
-	var pending []*record
+	var pending, inserted []*record
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -240,6 +244,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		if err == nil {
 			err = ins.index(ctx, pending)
 		}
+		inserted = append(inserted, pending...)
 		pending = pending[:0]
 		return err
 	}
@@ -250,17 +255,22 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		}
 		if err := flush(); err != nil {
 			rollback()
-			return results, nil, err
+			return results, nil, nil, err
 		}
 		var err error
 		if events[i], err = req.change(ctx, conn); err != nil {
 			rollback()
-			return results, nil, err
+			return results, nil, nil, err
 		}
 	}
 	if err := flush(); err != nil {
 		rollback()
-		return results, nil, err
+		return results, nil, nil, err
+	}
+	words := vocab.unknown(inserted)
+	if err := ins.addWords(ctx, words); err != nil {
+		rollback()
+		return results, nil, nil, err
 	}
 	for i, req := range batch {
 		if req.rec != nil {
@@ -271,7 +281,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 	}
 	if err := ins.run(ctx, "COMMIT"); err != nil {
 		rollback()
-		return results, nil, fmt.Errorf("store: commit: %w", err)
+		return results, nil, nil, fmt.Errorf("store: commit: %w", err)
 	}
-	return results, events, nil
+	return results, events, words, nil
 }

@@ -179,7 +179,8 @@ func BenchmarkList100k(b *testing.B) {
 	})
 }
 
-// BenchmarkSearch100k searches 100,000 messages: a rare word, a common word, to: and subject:.
+// BenchmarkSearch100k searches 100,000 messages: a rare word, a common word, part of a word, to:
+// and subject:.
 func BenchmarkSearch100k(b *testing.B) {
 	h, _ := benchServer(b)
 	vocab := benchVocabulary()
@@ -187,6 +188,8 @@ func BenchmarkSearch100k(b *testing.B) {
 		{"rare-word", vocab[3000]},
 		{"mid-word", vocab[300]},
 		{"common-word", vocab[20]},
+		{"inside-word", vocab[300][2:]},     // found inside words through the vocabulary
+		{"short-fragment", vocab[300][1:4]}, // three letters: inside many words
 		{"to", "to:user123@example.com"},
 		{"subject", "subject:" + vocab[200]},
 		{"none", "nosuchwordanywhere"},

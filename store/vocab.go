@@ -1,0 +1,219 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// The vocabulary (table terms, trigram index terms_tri; see migration 0004) lets a search term
+// match inside words while the full-text index stays a word index: a search first looks up the
+// indexed words its term occurs in, then asks the index for any of them.
+
+// Vocabulary words are 3 to 32 characters long, without digits.
+const (
+	vocabMinLen = 3
+	vocabMaxLen = 32
+)
+
+// maxAlternatives is the most words a term may be found inside of; a term found inside more
+// (a short, common fragment such as "ing") matches at the start of words only.
+const maxAlternatives = 100
+
+// vocabCacheMax bounds the writer's memory of the words already in the vocabulary.
+const vocabCacheMax = 1 << 18
+
+// fold returns word as the index stores it: lower case, without diacritics (as FTS5's unicode61
+// tokenizer with remove_diacritics does).
+func fold(word string) string {
+	word = strings.ToLower(word)
+	for i := 0; i < len(word); i++ {
+		if word[i] >= utf8.RuneSelf {
+			var b strings.Builder
+			for _, r := range norm.NFD.String(word) {
+				if !unicode.Is(unicode.Mn, r) {
+					b.WriteRune(r)
+				}
+			}
+			return b.String()
+		}
+	}
+	return word
+}
+
+// vocabWord reports whether the index word w belongs in the vocabulary.
+func vocabWord(w string) bool {
+	n := utf8.RuneCountInString(w)
+	return n >= vocabMinLen && n <= vocabMaxLen && !hasDigit(w)
+}
+
+// hasDigit reports whether w has an ASCII digit.
+func hasDigit(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if '0' <= w[i] && w[i] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// vocabularyOf returns the distinct vocabulary words of texts.
+func vocabularyOf(texts ...string) []string {
+	seen := make(map[string]struct{}, 128)
+	var words []string
+	for _, text := range texts {
+		for w := range wordsOf(text) {
+			if len(w) < vocabMinLen || hasDigit(w) {
+				continue // too short or with digits, whatever its case and accents
+			}
+			if _, ok := seen[w]; ok {
+				continue
+			}
+			seen[w] = struct{}{}
+			f := fold(w)
+			if f != w {
+				if _, ok := seen[f]; ok {
+					continue
+				}
+				seen[f] = struct{}{}
+			}
+			if vocabWord(f) {
+				words = append(words, f)
+			}
+		}
+	}
+	return words
+}
+
+// vocabulary is the writer's memory of words known to be in the terms table, so that a batch
+// inserts only the others. It learns a batch's words once the batch is committed.
+type vocabulary struct {
+	known map[string]struct{}
+}
+
+// unknown returns the distinct words of recs that the vocabulary may not have yet.
+func (v *vocabulary) unknown(recs []*record) []string {
+	if v.known == nil {
+		v.known = map[string]struct{}{}
+	}
+	var words []string
+	batch := map[string]struct{}{}
+	for _, rec := range recs {
+		for _, w := range rec.words {
+			if _, ok := v.known[w]; ok {
+				continue
+			}
+			if _, ok := batch[w]; ok {
+				continue
+			}
+			batch[w] = struct{}{}
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// learn records words as stored (after their batch is committed).
+func (v *vocabulary) learn(words []string) {
+	if len(v.known)+len(words) > vocabCacheMax {
+		clear(v.known)
+	}
+	for _, w := range words {
+		v.known[w] = struct{}{}
+	}
+}
+
+// addWords adds words to the vocabulary and its trigram index, inside the writer's transaction.
+func (ins *inserts) addWords(ctx context.Context, words []string) error {
+	if len(words) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(words)
+	if err != nil {
+		return fmt.Errorf("store: vocabulary: %w", err)
+	}
+	var last int64
+	st, err := ins.stmt(ctx, "SELECT COALESCE(max(id), 0) FROM terms")
+	if err == nil {
+		err = st.QueryRowContext(ctx).Scan(&last)
+	}
+	if err == nil {
+		err = ins.run(ctx, "INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", string(list))
+	}
+	if err == nil {
+		err = ins.run(ctx, "INSERT INTO terms_tri (rowid, term) SELECT id, term FROM terms WHERE id > ?", last)
+	}
+	if err != nil {
+		return fmt.Errorf("store: vocabulary: %w", err)
+	}
+	return nil
+}
+
+// querier runs queries: the readers' pool, or the writer's transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// expand looks up, for each text term of f, the indexed words its value may start inside of:
+// for a one-word value, the words that contain it; for a longer one, the words its first word
+// ends (the rest must follow them). The terms then match those words too (see Term.ftsMatchIn).
+func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
+	for i, t := range f.Query.Terms {
+		if t.Field == "header" {
+			continue // the value follows the header's name, which is matched whole
+		}
+		if _, _, ok := t.ftsMatch(); !ok {
+			continue
+		}
+		words := ftsWords(t.Value)
+		first := fold(words[0])
+		if !vocabWord(first) {
+			continue
+		}
+		var rows *sql.Rows
+		var err error
+		if len(words) == 1 {
+			// Words that start with it are matched by its prefix already.
+			rows, err = q.QueryContext(ctx, `SELECT t.term FROM terms_tri JOIN terms t ON t.id = terms_tri.rowid
+				WHERE terms_tri MATCH ? AND t.term NOT LIKE ? ESCAPE '\' LIMIT ?`,
+				`"`+first+`"`, likeEscape(first)+"%", maxAlternatives+1)
+		} else {
+			rows, err = q.QueryContext(ctx, `SELECT term FROM terms_tri WHERE term LIKE ? ESCAPE '\' AND term != ? LIMIT ?`,
+				"%"+likeEscape(first), first, maxAlternatives+1)
+		}
+		if err != nil {
+			return f, fmt.Errorf("store: search vocabulary: %w", err)
+		}
+		var alts []string
+		for rows.Next() {
+			var w string
+			if err := rows.Scan(&w); err != nil {
+				rows.Close()
+				return f, fmt.Errorf("store: search vocabulary: %w", err)
+			}
+			alts = append(alts, w)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return f, fmt.Errorf("store: search vocabulary: %w", err)
+		}
+		if len(alts) == 0 || len(alts) > maxAlternatives {
+			continue
+		}
+		if f.alts == nil {
+			f.alts = make([][]string, len(f.Query.Terms))
+		}
+		f.alts[i] = alts
+	}
+	return f, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

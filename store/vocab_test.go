@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestVocabularyOf(t *testing.T) {
+	got := vocabularyOf("Ünïcode CAFÉ café cafe ab 42nd order-7 pneumonoultramicroscopicsilicovolcanoconiosis-and-more",
+		"x@example.org", "Unicode unicode")
+	want := []string{"unicode", "cafe", "order", "and", "more", "example", "org"}
+	if !slices.Equal(got, want) {
+		t.Errorf("vocabularyOf = %q, want %q", got, want)
+	}
+	if got := vocabularyOf(strings.Repeat("a", vocabMaxLen+1)); len(got) != 0 {
+		t.Errorf("a word longer than %d letters: %q", vocabMaxLen, got)
+	}
+}
+
+// TestSearchInsideManyWords: a fragment found inside more words than maxAlternatives still
+// answers, matching at the start of words.
+func TestSearchInsideManyWords(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "v.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var many []string
+	for _, a := range "abcdefghijklmnopqrstuvwxyz" {
+		for _, b := range "abcde" {
+			many = append(many, string(a)+string(b)+"zork")
+		}
+	}
+	add := func(subject, body string) string {
+		sum, err := s.Add(ctx, Envelope{}, strings.NewReader("Subject: "+subject+"\r\n\r\n"+body+"\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum.ID
+	}
+	add("many", strings.Join(many, " "))
+	start := add("start", "zorkian")
+	inside := add("inside", "bizorkal")
+
+	q, _ := ParseQuery("zork")
+	res, err := s.Search(ctx, Filter{Query: q}, Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 1 || res.Messages[0].ID != start {
+		t.Errorf("zork, inside %d words: %+v", len(many)+1, res.Messages)
+	}
+	q, _ = ParseQuery("izork")
+	if res, _ = s.Search(ctx, Filter{Query: q}, Page{}); len(res.Messages) != 1 || res.Messages[0].ID != inside {
+		t.Errorf("izork: %+v", res.Messages)
+	}
+}
