@@ -182,6 +182,17 @@ func TestSearchUnreadMatches(t *testing.T) {
 	if n, u := count("shop"); n != 2 || u != 2 {
 		t.Fatalf("all unread: %d matches, %d unread; want 2, 2", n, u)
 	}
+	// Most read: the unread ones are counted rather than the read ones.
+	q, _ := store.ParseQuery("-reset")
+	if err := s.SetReadMatching(ctx, store.Filter{Query: q}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRead(ctx, []string{ids["welcome"]}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, u := count("shop"); n != 2 || u != 1 {
+		t.Fatalf("most read: %d matches, %d unread; want 2, 1", n, u)
+	}
 	if err := s.SetReadMatching(ctx, store.Filter{}, true); err != nil {
 		t.Fatal(err)
 	}
