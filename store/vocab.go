@@ -26,6 +26,10 @@ const (
 // (a short, common fragment such as "ing") matches at the start of words only.
 const maxAlternatives = 100
 
+// maxMessageWords bounds the vocabulary words taken from one message (a huge message of random
+// text must not make a huge map); the rest of its words match from their start.
+const maxMessageWords = 20000
+
 // vocabCacheMax bounds the writer's memory of the words already in the vocabulary.
 const vocabCacheMax = 1 << 18
 
@@ -85,6 +89,9 @@ func vocabularyOf(texts ...string) []string {
 			}
 			if vocabWord(f) {
 				words = append(words, f)
+				if len(words) == maxMessageWords {
+					return words
+				}
 			}
 		}
 	}

@@ -59,3 +59,19 @@ func TestSearchInsideManyWords(t *testing.T) {
 		t.Errorf("izork: %+v", res.Messages)
 	}
 }
+
+func TestVocabularyOfBounded(t *testing.T) {
+	var b strings.Builder
+	for i := range maxMessageWords + 10 {
+		for n := i; ; n /= 26 {
+			b.WriteByte(byte('a' + n%26))
+			if n < 26 {
+				break
+			}
+		}
+		b.WriteString("xyz ")
+	}
+	if got := vocabularyOf(b.String()); len(got) != maxMessageWords {
+		t.Errorf("%d words kept, want %d", len(got), maxMessageWords)
+	}
+}
