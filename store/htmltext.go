@@ -87,18 +87,21 @@ func afterFold(s, sep string) string {
 
 // alternativeOf reports whether text is a plain-text rendering of the HTML whose text is
 // htmlWords, as the index sees them (words, not punctuation or layout): the HTML's first words
-// occur in text in the same order, and text has at least four fifths as many words. A short
-// text part ("view this mail in your browser") beside a full HTML one is not its alternative.
+// occur in text in the same order, and text has at least four fifths as many letters and digits.
+// A short text part ("view this mail in your browser") beside a full HTML one is not its
+// alternative.
 func alternativeOf(text, htmlWords string) bool {
+	if wordBytes(text)*5 < wordBytes(htmlWords)*4 {
+		return false
+	}
 	const lead = 8
 	var first [lead]string
-	n, total := 0, 0
+	n := 0
 	for w := range wordsOf(htmlWords) {
-		if n < lead {
-			first[n] = w
-			n++
+		first[n] = w
+		if n++; n == lead {
+			break
 		}
-		total++
 	}
 	if n == 0 {
 		return true
@@ -106,20 +109,42 @@ func alternativeOf(text, htmlWords string) bool {
 	// Stream the text's words, keeping the last n: where one matches the HTML's n-th word,
 	// compare the n before it.
 	var last [lead]string
-	count, found := 0, false
+	count := 0
 	for w := range wordsOf(text) {
 		last[count%lead] = w
 		count++
-		if found || count < n || !strings.EqualFold(w, first[n-1]) {
+		if count < n || !strings.EqualFold(w, first[n-1]) {
 			continue
 		}
-		found = true
+		found := true
 		for j := 0; j < n-1 && found; j++ {
 			found = strings.EqualFold(last[(count-n+j)%lead], first[j])
 		}
+		if found {
+			return true
+		}
 	}
-	return found && count*5 >= total*4
+	return false
 }
+
+// wordBytes counts the bytes of s that belong to words.
+func wordBytes(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || asciiWord[c] {
+			n++
+		}
+	}
+	return n
+}
+
+// asciiWord marks the ASCII bytes that are part of words: letters and digits.
+var asciiWord = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
 
 // wordsOf yields the words of s as FTS5's unicode61 tokenizer splits them: runs of letters,
 // digits and combining marks.
@@ -127,11 +152,15 @@ func wordsOf(s string) func(yield func(string) bool) {
 	return func(yield func(string) bool) {
 		start := -1
 		for i := 0; i < len(s); {
-			r, size := rune(s[i]), 1
-			if r >= utf8.RuneSelf {
+			c, size, word := s[i], 1, false
+			if c < utf8.RuneSelf {
+				word = asciiWord[c]
+			} else {
+				var r rune
 				r, size = utf8.DecodeRuneInString(s[i:])
+				word = isWordRune(r)
 			}
-			if isWordRune(r) {
+			if word {
 				if start < 0 {
 					start = i
 				}
@@ -151,7 +180,7 @@ func wordsOf(s string) func(yield func(string) bool) {
 
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+		return asciiWord[r]
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -69,7 +70,14 @@ func hasDigit(w string) bool {
 
 // vocabularyOf returns the distinct vocabulary words of texts.
 func vocabularyOf(texts ...string) []string {
-	seen := make(map[string]struct{}, 128)
+	seen, _ := seenPool.Get().(map[string]struct{})
+	if seen == nil {
+		seen = make(map[string]struct{}, 256)
+	}
+	defer func() {
+		clear(seen)
+		seenPool.Put(seen)
+	}()
 	var words []string
 	for _, text := range texts {
 		for w := range wordsOf(text) {
@@ -97,6 +105,9 @@ func vocabularyOf(texts ...string) []string {
 	}
 	return words
 }
+
+// seenPool keeps the sets vocabularyOf uses, cleared, for the next message.
+var seenPool sync.Pool
 
 // vocabulary is the writer's memory of words known to be in the terms table, so that a batch
 // inserts only the others. It learns a batch's words once the batch is committed.
