@@ -239,20 +239,13 @@ func (s *Store) retag(ctx context.Context, tag string, fn func(context.Context, 
 			return nil, fmt.Errorf("store: tags: %w", err)
 		}
 		for i := range events {
-			tags := []string{}
-			r, err := tx.QueryContext(ctx, "SELECT tag FROM tags WHERE uid = ? ORDER BY tag", events[i].UID)
+			tags, err := queryStrings(ctx, tx, "SELECT tag FROM tags WHERE uid = ? ORDER BY tag", events[i].UID)
 			if err != nil {
 				return nil, fmt.Errorf("store: tags: %w", err)
 			}
-			for r.Next() {
-				var t string
-				if err := r.Scan(&t); err != nil {
-					r.Close()
-					return nil, fmt.Errorf("store: tags: %w", err)
-				}
-				tags = append(tags, t)
+			if tags == nil {
+				tags = []string{}
 			}
-			r.Close()
 			events[i].Tags = tags
 		}
 		return events, nil

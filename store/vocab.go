@@ -194,31 +194,18 @@ func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 		if !vocabWord(first) {
 			continue
 		}
-		var rows *sql.Rows
+		var alts []string
 		var err error
 		if len(words) == 1 {
 			// Words that start with it are matched by its prefix already.
-			rows, err = q.QueryContext(ctx, `SELECT t.term FROM terms_tri JOIN terms t ON t.id = terms_tri.rowid
+			alts, err = queryStrings(ctx, q, `SELECT t.term FROM terms_tri JOIN terms t ON t.id = terms_tri.rowid
 				WHERE terms_tri MATCH ? AND t.term NOT LIKE ? ESCAPE '\' LIMIT ?`,
 				`"`+first+`"`, likeEscape(first)+"%", maxAlternatives+1)
 		} else {
-			rows, err = q.QueryContext(ctx, `SELECT term FROM terms_tri WHERE term LIKE ? ESCAPE '\' AND term != ? LIMIT ?`,
+			alts, err = queryStrings(ctx, q, `SELECT term FROM terms_tri WHERE term LIKE ? ESCAPE '\' AND term != ? LIMIT ?`,
 				"%"+likeEscape(first), first, maxAlternatives+1)
 		}
 		if err != nil {
-			return f, fmt.Errorf("store: search vocabulary: %w", err)
-		}
-		var alts []string
-		for rows.Next() {
-			var w string
-			if err := rows.Scan(&w); err != nil {
-				rows.Close()
-				return f, fmt.Errorf("store: search vocabulary: %w", err)
-			}
-			alts = append(alts, w)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return f, fmt.Errorf("store: search vocabulary: %w", err)
 		}
 		if len(alts) == 0 || len(alts) > maxAlternatives {
@@ -234,4 +221,22 @@ func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// queryStrings runs a query whose rows are one string each, and returns them.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
