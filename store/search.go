@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -170,16 +171,16 @@ func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 	if !known {
 		return "", "", false
 	}
-	columns, value, exact := f.columns, t.Value, f.exact
-	if t.Field == "header" {
-		value = t.Name + ": " + t.Value
-	}
-	words := ftsWords(value)
+	columns, exact := f.columns, f.exact
+	words, at := t.textWords()
 	if len(words) == 0 {
 		return "", "", false
 	}
 	phrase := func(first string) string {
-		ws := append([]string{first}, words[1:]...)
+		ws := words
+		if first != words[at] {
+			ws = slices.Concat(words[:at], []string{first}, words[at+1:])
+		}
 		if last := ws[len(ws)-1]; exact != "" && len(ws) > 1 && len(last) <= 3 {
 			// The exact check that follows finds the whole value, so the index only needs to
 			// find where it starts. A short last word is left out: in an address it is "com"
@@ -190,8 +191,8 @@ func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 		}
 		return `"` + strings.Join(ws, " ") + `"*`
 	}
-	match = phrase(words[0])
-	if len(alts) > 0 {
+	match = phrase(words[min(at, len(words)-1)])
+	if len(alts) > 0 && at < len(words) {
 		options := []string{match}
 		for _, a := range alts {
 			if len(words) == 1 {
@@ -206,6 +207,16 @@ func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 		match = "{" + columns + "} : " + match
 	}
 	return match, exact, true
+}
+
+// textWords returns the words of a text term as the index sees them, and where the value's own
+// words start (after a header's name).
+func (t Term) textWords() ([]string, int) {
+	if t.Field == "header" {
+		name := ftsWords(t.Name)
+		return append(name, ftsWords(t.Value)...), len(name)
+	}
+	return ftsWords(t.Value), 0
 }
 
 // sql compiles one term (without its negation).

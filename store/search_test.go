@@ -48,6 +48,8 @@ func TestSearchFilters(t *testing.T) {
 		{"SPRING", []string{"welcome"}},      // case-insensitive
 		{"spring-sale", []string{"welcome"}}, // custom header values are searchable
 		{"header:X-Campaign:spring", []string{"welcome"}},
+		{"header:X-Campaign:pring", []string{"welcome"}},
+		{"header:X-Campaign:ring-sa", []string{"welcome"}},
 		{`"discount code"`, []string{"welcome"}},
 		{`"code discount"`, nil},
 		{"invoice", []string{"invoice"}}, // subject and attachment name

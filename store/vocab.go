@@ -180,23 +180,23 @@ type querier interface {
 
 // expand looks up, for each text term of f, the indexed words its value may start inside of:
 // for a one-word value, the words that contain it; for a longer one, the words its first word
-// ends (the rest must follow them). The terms then match those words too (see Term.ftsMatchIn).
+// ends (the rest must follow them). A header term's value is looked up, not its name. The terms then match those words too (see Term.ftsMatchIn).
 func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 	for i, t := range f.Query.Terms {
-		if t.Field == "header" {
-			continue // the value follows the header's name, which is matched whole
-		}
 		if _, _, ok := t.ftsMatch(); !ok {
 			continue
 		}
-		words := ftsWords(t.Value)
-		first := fold(words[0])
+		words, at := t.textWords() // a header's value follows its name, which is matched whole
+		if at >= len(words) {
+			continue
+		}
+		first := fold(words[at])
 		if !vocabWord(first) {
 			continue
 		}
 		var alts []string
 		var err error
-		if len(words) == 1 {
+		if at == len(words)-1 {
 			// Words that start with it are matched by its prefix already.
 			alts, err = queryStrings(ctx, q, `SELECT t.term FROM terms_tri JOIN terms t ON t.id = terms_tri.rowid
 				WHERE terms_tri MATCH ? AND t.term NOT LIKE ? ESCAPE '\' LIMIT ?`,
