@@ -12,6 +12,12 @@ import (
 	"github.com/letterbox-mail/letterbox/htpasswd"
 )
 
+// healthCheck reports whether r asks /livez or /readyz, which answer without authentication (as
+// Mailpit's do) so that container probes need no credentials; they tell nothing about the mail.
+func healthCheck(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.URL.Path == "/livez" || r.URL.Path == "/readyz")
+}
+
 // secure wraps h with the checks every request passes: Host (DNS rebinding), basic
 // authentication, CORS and cross-site request refusal.
 func (s *Server) secure(h http.Handler) http.Handler {
@@ -21,7 +27,7 @@ func (s *Server) secure(h http.Handler) http.Handler {
 			http.Error(w, fmt.Sprintf("webui: host %q is not allowed; start letterbox with --http-allowed-hosts %s to accept it", r.Host, hostOnly(r.Host)), http.StatusForbidden)
 			return
 		}
-		if s.auth != nil && !s.auth.check(r) {
+		if s.auth != nil && !healthCheck(r) && !s.auth.check(r) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="letterbox", charset="UTF-8"`)
 			http.Error(w, "webui: authentication required", http.StatusUnauthorized)
 			return

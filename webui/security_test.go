@@ -139,10 +139,16 @@ func TestBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, Options{AuthFile: path})
-	for _, p := range []string{"/", "/api/v1/messages", "/api/events", "/view/x.html", "/livez"} {
+	for _, p := range []string{"/", "/api/v1/messages", "/api/events", "/view/x.html", "/livez/x", "/api/v1/info"} {
 		res, _ := e.do("GET", p, "")
 		if res.StatusCode != 401 || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Basic") {
 			t.Errorf("%s without credentials: %d", p, res.StatusCode)
+		}
+	}
+	// Health probes answer without credentials, as Mailpit's do.
+	for _, p := range []string{"/livez", "/readyz"} {
+		if res, _ := e.do("GET", p, ""); res.StatusCode != 200 {
+			t.Errorf("%s without credentials: %d, want 200", p, res.StatusCode)
 		}
 	}
 	req, _ := http.NewRequest("GET", e.url+"/api/v1/messages", nil)
