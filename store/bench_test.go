@@ -59,7 +59,7 @@ func BenchmarkParse(b *testing.B) {
 		name string
 		p    *enmime.Parser
 	}{
-		{"store-options", enmime.NewParser(enmime.DisableCharacterDetection(true))},
+		{"store-options", enmime.NewParser(store.ParserOptions()...)},
 		{"enmime-defaults", enmime.NewParser()},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -21,3 +21,6 @@ func Message4K(i int) []byte {
 func BatchSize(s *Store) float64 {
 	return float64(s.committed.Load()) / float64(max(s.commits.Load(), 1))
 }
+
+// ParserOptions are the enmime options the store parses with.
+var ParserOptions = parserOptions

@@ -203,7 +203,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 	structure := Node{PartID: "0", ContentType: "text/plain"}
 	var parts []storedPart
 	if parsed != nil {
-		text, html = parsed.Text, parsed.HTML
+		text, html = fixCharsets(parsed)
 		for _, e := range parsed.Errors {
 			errs = append(errs, e.Error())
 		}

@@ -109,7 +109,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{
 		opts:     opts,
 		log:      opts.Logger.With("component", "store"),
-		parser:   enmime.NewParser(enmime.DisableCharacterDetection(true), enmime.MaxStoredPartErrors(100)),
+		parser:   enmime.NewParser(parserOptions()...),
 		writes:   make(chan writeReq, 1024),
 		pruneNow: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
