@@ -35,6 +35,9 @@ func TestLaggingSubscriptionReloads(t *testing.T) {
 	}
 
 	ctx := context.Background()
+	// While the server is held, the commits below (one, or a few, events each) overflow its
+	// one-commit subscription.
+	release := imapd.HoldEvents(srv)
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -52,7 +55,7 @@ func TestLaggingSubscriptionReloads(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// A burst of deletions: one event per message, published at once.
+	// A bulk deletion and a bulk read change: one commit each.
 	q, _ := store.ParseQuery("to:user1@example.org")
 	if _, err := st.DeleteMatching(ctx, store.Filter{Query: q}); err != nil {
 		t.Fatal(err)
@@ -60,6 +63,7 @@ func TestLaggingSubscriptionReloads(t *testing.T) {
 	if err := st.SetReadMatching(ctx, store.Filter{Recipient: "alice@example.org"}, true); err != nil {
 		t.Fatal(err)
 	}
+	release()
 
 	for _, tc := range []struct {
 		name string

@@ -6,3 +6,10 @@ func SetEventBuffer(s *Server, n int) { s.eventBuffer = n }
 
 // Reloads returns how many times a mailbox was reloaded after the subscription lagged.
 func Reloads(s *Server) int64 { return s.reloads.Load() }
+
+// HoldEvents stops the server from handing store events to mailboxes until release is called
+// (the dispatcher waits for the server's lock), so that tests can make its subscription lag.
+func HoldEvents(s *Server) (release func()) {
+	s.mu.Lock()
+	return s.mu.Unlock
+}

@@ -625,8 +625,10 @@ func (s *Server) startEventsLocked() error {
 func (s *Server) dispatch(sub *store.Subscription, done chan struct{}) {
 	defer close(done)
 	for {
-		for ev := range sub.Events() {
-			s.apply(ev)
+		for evs := range sub.Events() {
+			for _, ev := range evs {
+				s.apply(ev)
+			}
 		}
 		if !errors.Is(sub.Err(), store.ErrLagged) {
 			return

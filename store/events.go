@@ -6,24 +6,27 @@ import (
 )
 
 // ErrLagged is what Subscription.Err returns after the subscription was dropped because its
-// reader fell behind by more than its buffer.
+// reader fell behind by more than its buffer of commits.
 var ErrLagged = errors.New("store: subscriber fell behind and lost events")
 
-// DefaultEventBuffer is the buffer Subscribe uses when given 0.
+// DefaultEventBuffer is the buffer (in commits) Subscribe uses when given 0.
 const DefaultEventBuffer = 1024
 
 // Subscription receives the store's change events.
 type Subscription struct {
 	h      *hub
-	ch     chan Event
+	ch     chan []Event
 	mu     sync.Mutex
 	err    error
 	closed bool
 }
 
-// Events returns the channel of events. It is closed after Close, when the store closes, or when
-// the subscriber fell behind (then Err returns ErrLagged).
-func (s *Subscription) Events() <-chan Event { return s.ch }
+// Events returns the channel of events: the events of one commit at a time, in order (a bulk
+// change of thousands of messages is one receive, so that a subscriber reading it promptly never
+// falls behind). The slices are shared by every subscriber: read them, never change them. The
+// channel is closed after Close, when the store closes, or when the subscriber fell behind (then
+// Err returns ErrLagged).
+func (s *Subscription) Events() <-chan []Event { return s.ch }
 
 // Err tells why the events channel was closed: ErrLagged, ErrClosed, or nil after Close.
 func (s *Subscription) Err() error {
@@ -46,12 +49,12 @@ type hub struct {
 }
 
 // Subscribe returns a subscription to change events published after this call. buffer is how many
-// events may wait unread before the subscriber is dropped (0 means DefaultEventBuffer).
+// commits' events may wait unread before the subscriber is dropped (0 means DefaultEventBuffer).
 func (s *Store) Subscribe(buffer int) *Subscription {
 	if buffer <= 0 {
 		buffer = DefaultEventBuffer
 	}
-	sub := &Subscription{h: &s.hub, ch: make(chan Event, buffer)}
+	sub := &Subscription{h: &s.hub, ch: make(chan []Event, buffer)}
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
 	if s.hub.done {
@@ -66,12 +69,13 @@ func (s *Store) Subscribe(buffer int) *Subscription {
 	return sub
 }
 
-func (h *hub) publish(ev Event) {
+// publish sends the events of one commit to every subscriber.
+func (h *hub) publish(evs []Event) {
 	h.mu.RLock()
 	var lagged []*Subscription
 	for sub := range h.subs {
 		select {
-		case sub.ch <- ev:
+		case sub.ch <- evs:
 		default:
 			lagged = append(lagged, sub)
 		}

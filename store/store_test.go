@@ -258,18 +258,23 @@ func TestEventsAfterCommit(t *testing.T) {
 	s := openStore(t, store.Options{})
 	sub := s.Subscribe(16)
 	defer sub.Close()
+	var pending []store.Event
 	next := func() store.Event {
 		t.Helper()
-		select {
-		case ev, ok := <-sub.Events():
-			if !ok {
-				t.Fatalf("subscription closed: %v", sub.Err())
+		for len(pending) == 0 {
+			select {
+			case evs, ok := <-sub.Events():
+				if !ok {
+					t.Fatalf("subscription closed: %v", sub.Err())
+				}
+				pending = append(pending, evs...)
+			case <-time.After(5 * time.Second):
+				t.Fatal("no event within 5s")
 			}
-			return ev
-		case <-time.After(5 * time.Second):
-			t.Fatal("no event within 5s")
 		}
-		return store.Event{}
+		ev := pending[0]
+		pending = pending[1:]
+		return ev
 	}
 	sum := add(t, s, store.Envelope{}, simpleMessage("a@x", "b@y", "hello", "body"))
 	ev := next()
@@ -328,7 +333,32 @@ func TestLaggingSubscriberIsDropped(t *testing.T) {
 		n++
 	}
 	if n != 2 || !errors.Is(slow.Err(), store.ErrLagged) {
-		t.Fatalf("got %d events then %v; want 2 then ErrLagged", n, slow.Err())
+		t.Fatalf("got %d commits' events then %v; want 2 then ErrLagged", n, slow.Err())
+	}
+}
+
+// A bulk change is one commit: a subscriber with room for two commits gets all of its events.
+func TestBulkChangeIsOneDelivery(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, store.Options{})
+	for i := range 300 {
+		add(t, s, store.Envelope{}, simpleMessage("a@x", "b@y", fmt.Sprint(i), "x"))
+	}
+	sub := s.Subscribe(2)
+	defer sub.Close()
+	if err := s.SetReadMatching(ctx, store.Filter{}, true); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case evs, ok := <-sub.Events():
+		if !ok {
+			t.Fatalf("dropped: %v", sub.Err())
+		}
+		if len(evs) != 300 || evs[0].Type != store.EventUpdate || evs[0].Read == nil || !*evs[0].Read {
+			t.Fatalf("%d events, first %+v; want 300 read updates", len(evs), evs[0])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no events within 5s")
 	}
 }
 
@@ -355,9 +385,11 @@ func TestRetention(t *testing.T) {
 		pruned := 0
 		for pruned < 7 {
 			select {
-			case ev := <-sub.Events():
-				if ev.Type == store.EventPrune {
-					pruned += len(ev.UIDs)
+			case evs := <-sub.Events():
+				for _, ev := range evs {
+					if ev.Type == store.EventPrune {
+						pruned += len(ev.UIDs)
+					}
 				}
 			case <-time.After(5 * time.Second):
 				t.Fatalf("prune events announced %d of 7 deletions", pruned)

@@ -196,6 +196,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab 
 		req.reply <- results[i]
 	}
 	inserted := false
+	var all []Event
 	for _, evs := range events {
 		for _, ev := range evs {
 			switch ev.Type {
@@ -208,8 +209,11 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab 
 			case EventTruncate:
 				s.deleted.Add(ev.count)
 			}
-			s.hub.publish(ev)
 		}
+		all = append(all, evs...)
+	}
+	if len(all) > 0 {
+		s.hub.publish(all)
 	}
 	if inserted && s.opts.MaxMessages > 0 {
 		select {

@@ -116,7 +116,8 @@ func mailpitFrame(_ context.Context, _ *Server, ev store.Event) (any, bool) {
 
 // serveEvents runs one websocket client: this goroutine writes, another reads (pongs, close).
 // Stats are sent on connect and, at most every StatsInterval, after changes. A client that
-// falls behind by more than EventBuffer events is told so and disconnected.
+// falls behind by more than EventBuffer commits is told so and disconnected; one that does not
+// read what it is sent within the write deadline is disconnected too.
 func (s *Server) serveEvents(ctx context.Context, c *websocket.Conn, sub *store.Subscription, frame framer, withStats bool) {
 	defer c.Close()
 	pongWait := 2 * s.opts.PingInterval
@@ -160,7 +161,7 @@ func (s *Server) serveEvents(ctx context.Context, c *websocket.Conn, sub *store.
 	}
 	for {
 		select {
-		case ev, ok := <-sub.Events():
+		case evs, ok := <-sub.Events():
 			if !ok {
 				if sub.Err() == store.ErrLagged {
 					s.log.Info("websocket client fell behind; disconnected", "remote", c.RemoteAddr().String())
@@ -172,10 +173,14 @@ func (s *Server) serveEvents(ctx context.Context, c *websocket.Conn, sub *store.
 				}
 				return
 			}
-			s.changes.Add(1)
-			msg, ok := frame(ctx, s, ev)
-			if ok && !write(msg) {
-				return
+			if s.eventHook != nil {
+				s.eventHook()
+			}
+			for _, ev := range evs {
+				s.changes.Add(1)
+				if msg, ok := frame(ctx, s, ev); ok && !write(msg) {
+					return
+				}
 			}
 			if withStats && !statsPending {
 				statsPending = true

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,23 +110,26 @@ func TestWebsocketEventOrder(t *testing.T) {
 
 func TestWebsocketLaggingClientDisconnected(t *testing.T) {
 	e := newEnv(t, Options{EventBuffer: 1})
+	// The client's server side stalls on its first commit's events, as a slow client would.
+	stalled, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.srv.eventHook = func() {
+		once.Do(func() {
+			close(stalled)
+			<-release
+		})
+	}
 	c := e.wsDial("/api/events")
 	if ev := next(t, c); ev["Type"] != "stats" {
 		t.Fatalf("first: %v", ev)
 	}
-	// Publish more events than the buffer while the server's writer cannot drain them in
-	// time: one store change makes many events at once.
-	var ids []string
-	for i := range 40 {
-		ids = append(ids, e.add(msg{subject: "m" + strconv.Itoa(i), text: "x"}).ID)
-	}
-	// Ten bursts of 40 events each against a buffer of one: the server's writer cannot keep up
-	// with all of them.
-	for i := range 10 {
-		b, _ := json.Marshal(map[string]any{"IDs": ids, "Read": i%2 == 0})
-		e.expectOK("PUT", "/api/v1/messages", string(b))
-	}
-	// The client sees at most some events, then an error event and a close.
+	e.add(msg{subject: "first", text: "x"})
+	<-stalled
+	// Two more commits against a buffer of one: the client falls behind and is dropped.
+	e.add(msg{subject: "second", text: "x"})
+	e.add(msg{subject: "third", text: "x"})
+	close(release)
+	// The client gets what was sent before, then an error event and a close.
 	sawError := false
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
@@ -139,8 +143,32 @@ func TestWebsocketLaggingClientDisconnected(t *testing.T) {
 			}
 			return
 		}
+		if strings.Contains(string(data), `"third"`) {
+			t.Errorf("an event after the client fell behind was sent: %s", data)
+		}
 		if strings.Contains(string(data), `"Type":"error"`) {
 			sawError = true
+		}
+	}
+}
+
+// TestWebsocketBulkChange: a change of many messages at once reaches a client with a small
+// buffer whole (one commit is one delivery), rather than dropping it.
+func TestWebsocketBulkChange(t *testing.T) {
+	e := newEnv(t, Options{EventBuffer: 1})
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, e.add(msg{subject: "m" + strconv.Itoa(i), text: "x"}).ID)
+	}
+	c := e.wsDial("/api/events")
+	if ev := next(t, c); ev["Type"] != "stats" {
+		t.Fatalf("first: %v", ev)
+	}
+	b, _ := json.Marshal(map[string]any{"IDs": ids, "Read": true})
+	e.expectOK("PUT", "/api/v1/messages", string(b))
+	for range ids {
+		if ev := nextOfType(t, c, "update"); field(ev, "Data", "Read") != true {
+			t.Fatalf("update: %v", ev)
 		}
 	}
 }

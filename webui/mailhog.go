@@ -409,20 +409,22 @@ func (s *Server) mhEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	for {
 		select {
-		case ev, ok := <-sub.Events():
+		case evs, ok := <-sub.Events():
 			if !ok {
 				return
 			}
-			msg, ok := mhFrame(ctx, s, ev)
-			if !ok {
-				continue
-			}
-			data, err := jsonLine(msg)
-			if err != nil {
-				continue
-			}
-			if _, err := fmt.Fprintf(w, "event: message\ndata: %s\n\n", data); err != nil {
-				return
+			for _, ev := range evs {
+				msg, ok := mhFrame(ctx, s, ev)
+				if !ok {
+					continue
+				}
+				data, err := jsonLine(msg)
+				if err != nil {
+					continue
+				}
+				if _, err := fmt.Fprintf(w, "event: message\ndata: %s\n\n", data); err != nil {
+					return
+				}
 			}
 			fl.Flush()
 		case <-ping.C:

@@ -91,9 +91,8 @@ type Options struct {
 	Database string
 	// Label is shown by the web inbox (Mailpit's --ui-label).
 	Label string
-	// EventBuffer is how many store events may wait for one websocket client before it is
-	// disconnected. Default 64: a bulk change of more messages makes clients reconnect and
-	// reload, which is cheaper for them than replaying it event by event.
+	// EventBuffer is how many store commits' events may wait for one websocket client before
+	// it is disconnected. Default 64 (a bulk change is one commit, however many messages).
 	EventBuffer int
 	// PingInterval is how often websocket clients are pinged. Default 30s; a client that does not
 	// answer within twice that is disconnected.
@@ -126,6 +125,10 @@ type Server struct {
 	closed  bool
 	conns   sync.WaitGroup // long-lived handlers (websocket, SSE, wait)
 	active  int            // long-lived handlers running (for tests)
+
+	// eventHook, when set (by tests, before any client connects), runs before a websocket
+	// client is sent each commit's events: a test stalls a client with it.
+	eventHook func()
 }
 
 // New returns a server over opts.Store. It fails when the auth file cannot be read.

@@ -93,15 +93,16 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		resubscribe := false
 		for !resubscribe {
 			select {
-			case ev, ok := <-sub.Events():
+			case evs, ok := <-sub.Events():
 				if !ok {
 					resubscribe = true // lagged or closed: search again with a fresh subscription
 					if errors.Is(sub.Err(), store.ErrClosed) {
 						s.fail(w, r, sub.Err())
 						return
 					}
-				} else if ev.Type == store.EventNew {
-					resubscribe = true
+				}
+				for _, ev := range evs {
+					resubscribe = resubscribe || ev.Type == store.EventNew
 				}
 			case <-timer.C:
 				sub.Close()
