@@ -612,6 +612,8 @@ func TestLongList(t *testing.T) {
 	s.add(t, "app@example.com", []string{"dev@example.com"}, mail{Subject: "Late arrival"}.bytes())
 	waitJS(t, ctx, `window.letterbox.list.total === 1001`, 3*time.Second)
 	waitJS(t, ctx, `document.querySelectorAll('#list-rows .row.loading').length === 0`, 3*time.Second)
+	// The list moves its rows at the next animation frame after the arrival: measure after it.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))`, chromedp.EvalAwaitPromise))
 	if after := eval[string](t, ctx, firstVisible); after != before {
 		t.Errorf("the first visible row changed from %q to %q when a message arrived", before, after)
 	}
