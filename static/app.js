@@ -309,7 +309,16 @@ async function confirmDialog(title, text, ok) {
   $('confirm-ok').textContent = ok;
   d.returnValue = '';
   d.showModal();
-  return new Promise((resolve) => d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true }));
+  return new Promise((resolve) => {
+    const onClose = () => {
+      // The close event is dispatched later than the close: one from the previous use of the
+      // dialog can arrive after this showModal. It is not this dialog's answer.
+      if (d.open) return;
+      d.removeEventListener('close', onClose);
+      resolve(d.returnValue === 'ok');
+    };
+    d.addEventListener('close', onClose);
+  });
 }
 
 $('delete-all').addEventListener('click', async () => {
