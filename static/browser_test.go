@@ -317,7 +317,7 @@ func TestHostileMail(t *testing.T) {
 		for _, tab := range []string{"text", "headers", "source", "attachments", "structure", "envelope"} {
 			do(t, ctx, chromedp.Click(chromedp.ID("tab-"+tab)))
 		}
-		waitJS(t, ctx, `!document.querySelector('#panel-source .source').textContent.startsWith('Loading')`, 3*time.Second)
+		waitJS(t, ctx, `!(document.querySelector('#panel-source .source')?.textContent ?? 'Loading').startsWith('Loading')`, 3*time.Second)
 		// Thumbnails (if any) have loaded or failed.
 		waitJS(t, ctx, `[...document.querySelectorAll('#panel-attachments img')].every(i => i.complete)`, 3*time.Second)
 	}
@@ -535,7 +535,7 @@ func TestPhoneWidth(t *testing.T) {
 	for _, tab := range []string{"html", "text", "headers", "source", "attachments", "structure", "envelope"} {
 		do(t, ctx, chromedp.Click(chromedp.ID("tab-"+tab)))
 		if tab == "source" {
-			waitJS(t, ctx, `!document.querySelector('#panel-source .source').textContent.startsWith('Loading')`, 3*time.Second)
+			waitJS(t, ctx, `!(document.querySelector('#panel-source .source')?.textContent ?? 'Loading').startsWith('Loading')`, 3*time.Second)
 		}
 		if !eval[bool](t, ctx, noOverflow) {
 			t.Errorf("the %s view overflows at 375 px: scrollWidth %d", tab, eval[int](t, ctx, `document.documentElement.scrollWidth`))
@@ -667,7 +667,7 @@ func TestCorpus(t *testing.T) {
 			for _, tab := range []string{"text", "headers", "source", "attachments", "structure", "envelope"} {
 				do(t, ctx, chromedp.Click(chromedp.ID("tab-"+tab)))
 			}
-			waitJS(t, ctx, `!document.querySelector('#panel-source .source').textContent.startsWith('Loading')`, 10*time.Second)
+			waitJS(t, ctx, `!(document.querySelector('#panel-source .source')?.textContent ?? 'Loading').startsWith('Loading')`, 10*time.Second)
 			for _, tab := range []string{"headers", "structure", "envelope"} {
 				if eval[string](t, ctx, `document.getElementById('panel-`+tab+`').textContent`) == "" {
 					t.Errorf("the %s view is empty", tab)

@@ -340,7 +340,9 @@ func open(t testing.TB, ctx context.Context, url string) {
 // waitJS polls a JavaScript predicate until it is true, failing after timeout.
 func waitJS(t testing.TB, ctx context.Context, expr string, timeout time.Duration) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout))); err != nil {
+	// An element the expression reads may not exist yet: that is "not yet", not a failure.
+	poll := "(() => { try { return (" + expr + "); } catch (e) { return false; } })()"
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](poll, chromedp.WithPollingTimeout(timeout))); err != nil {
 		if dir := os.Getenv("LETTERBOX_FAIL_DIR"); dir != "" {
 			if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
 				os.WriteFile(filepath.Join(dir, "fail.png"), png, 0o644)
