@@ -68,7 +68,8 @@ type storedPart struct {
 
 // Add stores one message received over SMTP. raw is read to its end; letterbox prepends
 // Return-Path: and Received: trace fields as an MDA does. A message that does not parse is still
-// stored, with its parse errors. Add returns after the message is durably committed.
+// stored, with its parse errors. Add returns after the message is durably committed and its
+// EventNew is published.
 func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, error) {
 	// Read after a gap the trace header fields will usually fit in, so that prepending them
 	// does not copy the message. The buffer is reused: nothing prepared refers to it.

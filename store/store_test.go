@@ -337,6 +337,33 @@ func TestLaggingSubscriberIsDropped(t *testing.T) {
 	}
 }
 
+// When a change returns, its events are already in every subscriber's queue.
+func TestEventsPublishedBeforeReturn(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, store.Options{})
+	sub := s.Subscribe(16)
+	defer sub.Close()
+	for i := range 20 {
+		sum := add(t, s, store.Envelope{}, simpleMessage("a@x", "b@y", fmt.Sprint(i), "x"))
+		select {
+		case evs := <-sub.Events():
+			if len(evs) != 1 || evs[0].ID != sum.ID {
+				t.Fatalf("events %+v, want the new %s", evs, sum.ID)
+			}
+		default:
+			t.Fatalf("message %d: no event queued when Add returned", i)
+		}
+		if err := s.SetRead(ctx, []string{sum.ID}, true); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-sub.Events():
+		default:
+			t.Fatalf("message %d: no event queued when SetRead returned", i)
+		}
+	}
+}
+
 // A bulk change is one commit: a subscriber with room for two commits gets all of its events.
 func TestBulkChangeIsOneDelivery(t *testing.T) {
 	ctx := context.Background()

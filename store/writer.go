@@ -192,9 +192,6 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab 
 	}
 	s.commits.Add(1)
 	s.committed.Add(int64(len(batch)))
-	for i, req := range batch {
-		req.reply <- results[i]
-	}
 	inserted := false
 	var all []Event
 	for _, evs := range events {
@@ -212,8 +209,12 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab 
 		}
 		all = append(all, evs...)
 	}
+	// Publish, then answer: when a change returns, its events are in every subscriber's queue.
 	if len(all) > 0 {
 		s.hub.publish(all)
+	}
+	for i, req := range batch {
+		req.reply <- results[i]
 	}
 	if inserted && s.opts.MaxMessages > 0 {
 		select {
