@@ -155,7 +155,19 @@ var textFields = map[string]struct{ columns, exact string }{
 	"subject":   {"subject", "m.subject"},
 	"body":      {"body", ""},
 	"header":    {"headers", ""},
+	// Not in the search syntax: MailHog's kind=from (envelope sender or From) and kind=to
+	// (envelope recipients or To), which the index's address columns hold.
+	EnvelopeFrom: {"sender", ""},
+	EnvelopeTo:   {"recipients", ""},
 }
+
+// Term fields for MailHog's searches, which the search syntax has no words for.
+const (
+	// EnvelopeFrom matches the envelope sender (MAIL FROM) or an address in From or Reply-To.
+	EnvelopeFrom = "envelope-from"
+	// EnvelopeTo matches an envelope recipient (RCPT TO) or an address in To, Cc or Bcc.
+	EnvelopeTo = "envelope-to"
+)
 
 // ftsMatch returns the FTS5 expression of a term answered by the full-text index, and the column
 // its value must also occur in exactly ("" when none); ok is false for other terms and for values

@@ -271,10 +271,10 @@ func (s *Server) mhSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	var field string
 	switch kind := r.URL.Query().Get("kind"); kind {
-	case "from":
-		field = "from"
-	case "to":
-		field = "to"
+	case "from": // the envelope sender or the From header, as MailHog does
+		field = store.EnvelopeFrom
+	case "to": // the envelope recipients or the To header
+		field = store.EnvelopeTo
 	case "containing":
 		field = ""
 	default:

@@ -74,10 +74,13 @@ func TestMailHogAPI(t *testing.T) {
 		q    string
 		want int
 	}{
-		{"kind=from&query=sender", 0}, // From header is alice@example.com
+		{"kind=from&query=sender", 1}, // the envelope sender; the From header is alice@example.com
 		{"kind=from&query=alice", 1},
 		{"kind=from&query=carol", 1},
+		{"kind=from&query=bob", 0},
 		{"kind=to&query=bob", 2},
+		{"kind=to&query=x@y.z", 1}, // an envelope recipient in no header
+		{"kind=to&query=xample.org", 2},
 		{"kind=containing&query=oink", 1},
 		{"kind=containing&query=report.pdf", 1},
 	} {
