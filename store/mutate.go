@@ -158,11 +158,14 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 				DELETE FROM fts WHERE rowid = OLD.uid;
 			END`,
 			"UPDATE counters SET total = 0, unread = 0, size = 0",
+			// The vocabulary starts afresh too (it is otherwise never pruned).
+			"DELETE FROM terms", "INSERT INTO terms_tri(terms_tri) VALUES ('delete-all')",
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return nil, fmt.Errorf("store: delete all: %w", err)
 			}
 		}
+		s.vocab.forget() // changes run on the writer goroutine, the vocabulary's owner
 		return []Event{{Type: EventTruncate, count: total}}, nil
 	})
 }

@@ -59,7 +59,8 @@ type Store struct {
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
 	hub     hub
-	buffers sync.Pool // of *bytes.Buffer: Add reads messages into them
+	buffers sync.Pool  // of *bytes.Buffer: Add reads messages into them
+	vocab   vocabulary // the words the vocabulary holds: the writer goroutine's alone
 
 	uidValidity uint32
 	deleted     atomic.Int64

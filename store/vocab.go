@@ -137,6 +137,9 @@ func (v *vocabulary) unknown(recs []*record) []string {
 	return words
 }
 
+// forget empties the vocabulary's memory (its table was emptied).
+func (v *vocabulary) forget() { clear(v.known) }
+
 // learn records words as stored (after their batch is committed).
 func (v *vocabulary) learn(words []string) {
 	if len(v.known)+len(words) > vocabCacheMax {

@@ -75,3 +75,41 @@ func TestVocabularyOfBounded(t *testing.T) {
 		t.Errorf("%d words kept, want %d", len(got), maxMessageWords)
 	}
 }
+
+// TestVocabularyAfterDeleteAll: deleting everything empties the vocabulary, and words of mail
+// that comes after are found inside words again.
+func TestVocabularyAfterDeleteAll(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "v.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	add := func(body string) string {
+		sum, err := s.Add(ctx, Envelope{}, strings.NewReader("Subject: s\r\n\r\n"+body+"\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum.ID
+	}
+	count := func(q string) int {
+		query, _ := ParseQuery(q)
+		res, err := s.Search(ctx, Filter{Query: query}, Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Total
+	}
+	add("springtime")
+	if err := s.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var terms int
+	if err := s.readDB.QueryRow("SELECT count(*) FROM terms").Scan(&terms); err != nil || terms != 0 {
+		t.Fatalf("%d words left after delete all (%v)", terms, err)
+	}
+	add("springtime") // known to the writer before: it must be stored again
+	if n := count("ringtim"); n != 1 {
+		t.Fatalf("inside a word after delete all: %d matches, want 1", n)
+	}
+}

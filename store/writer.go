@@ -91,7 +91,7 @@ func (s *Store) writer() {
 	defer conn.Close()
 	ins := newInserts(conn)
 	defer ins.close()
-	vocab := &vocabulary{}
+	vocab := &s.vocab
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
