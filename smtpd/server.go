@@ -382,8 +382,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close closes the listeners and every connection at once (each client is sent a 421 reply
 // first, waiting at most a quarter of a second for all of them), cancels messages being stored,
-// and waits for their Deliverer.Add calls to return. It returns ErrServerClosed when the server was
-// already closed.
+// and waits for their Deliverer.Add calls to return. It returns ErrServerClosed when the server
+// was already closed.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if !s.shuttingDown && !s.closed {
@@ -416,16 +416,15 @@ func (s *Server) close() error {
 			said <- struct{}{}
 		}()
 	}
-	timeout := time.NewTimer(goodbyeTimeout)
+	timeout := time.After(goodbyeTimeout)
+wait:
 	for range open {
 		select {
 		case <-said:
-			continue
-		case <-timeout.C:
+		case <-timeout:
+			break wait
 		}
-		break
 	}
-	timeout.Stop()
 	for _, c := range open {
 		c.Close()
 	}

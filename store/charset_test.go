@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/letterbox-mail/letterbox/store"
@@ -33,15 +34,8 @@ func TestCharsets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if trim(m.Text) != c.text || trim(m.HTML) != c.html {
+		if strings.TrimRight(m.Text, "\r\n") != c.text || strings.TrimRight(m.HTML, "\r\n") != c.html {
 			t.Errorf("%s: text %q html %q, want %q %q", c.name, m.Text, m.HTML, c.text, c.html)
 		}
 	}
-}
-
-func trim(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
 }

@@ -158,7 +158,7 @@ func wordsOf(s string) func(yield func(string) bool) {
 			} else {
 				var r rune
 				r, size = utf8.DecodeRuneInString(s[i:])
-				word = isWordRune(r)
+				word = unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 			}
 			if word {
 				if start < 0 {
@@ -176,11 +176,4 @@ func wordsOf(s string) func(yield func(string) bool) {
 			yield(s[start:])
 		}
 	}
-}
-
-func isWordRune(r rune) bool {
-	if r < utf8.RuneSelf {
-		return asciiWord[r]
-	}
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // Filter selects messages. The zero Filter selects all of them.
@@ -188,10 +187,11 @@ func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 	if len(words) == 0 {
 		return "", "", false
 	}
-	phrase := func(first string) string {
+	// phrase is the value as an FTS5 phrase, its first word replaced by alt when alt is set.
+	phrase := func(alt string) string {
 		ws := words
-		if first != words[at] {
-			ws = slices.Concat(words[:at], []string{first}, words[at+1:])
+		if alt != "" {
+			ws = slices.Concat(words[:at], []string{alt}, words[at+1:])
 		}
 		if last := ws[len(ws)-1]; exact != "" && len(ws) > 1 && len(last) <= 3 {
 			// The exact check that follows finds the whole value, so the index only needs to
@@ -203,8 +203,8 @@ func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 		}
 		return `"` + strings.Join(ws, " ") + `"*`
 	}
-	match = phrase(words[min(at, len(words)-1)])
-	if len(alts) > 0 && at < len(words) {
+	match = phrase("")
+	if len(alts) > 0 { // set by expand only when the value has a word
 		options := []string{match}
 		for _, a := range alts {
 			if len(words) == 1 {
@@ -293,11 +293,13 @@ func (t Term) sql(alts []string) (string, []any) {
 	return "0", nil
 }
 
-// ftsWords splits s into the words FTS5's unicode61 tokenizer sees.
+// ftsWords splits s into the words FTS5's unicode61 tokenizer sees, in lower case.
 func ftsWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r)
-	})
+	var words []string
+	for w := range wordsOf(strings.ToLower(s)) {
+		words = append(words, w)
+	}
+	return words
 }
 
 // jsonFragment is how s appears inside the JSON text of an address column.

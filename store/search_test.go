@@ -49,6 +49,7 @@ func TestSearchFilters(t *testing.T) {
 		{"spring-sale", []string{"welcome"}}, // custom header values are searchable
 		{"header:X-Campaign:spring", []string{"welcome"}},
 		{"header:X-Campaign:pring", []string{"welcome"}},
+		{"header:X-Campaign:", []string{"welcome"}}, // the header at all
 		{"header:X-Campaign:ring-sa", []string{"welcome"}},
 		{`"discount code"`, []string{"welcome"}},
 		{`"code discount"`, nil},

@@ -183,15 +183,16 @@ type querier interface {
 
 // expand looks up, for each text term of f, the indexed words its value may start inside of:
 // for a one-word value, the words that contain it; for a longer one, the words its first word
-// ends (the rest must follow them). A header term's value is looked up, not its name. The terms then match those words too (see Term.ftsMatchIn).
+// ends (the rest must follow them). A header term's value is looked up, not its name. The terms
+// then match those words too (see Term.ftsMatchIn).
 func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 	for i, t := range f.Query.Terms {
-		if _, _, ok := t.ftsMatch(); !ok {
+		if _, text := textFields[t.Field]; !text {
 			continue
 		}
 		words, at := t.textWords() // a header's value follows its name, which is matched whole
 		if at >= len(words) {
-			continue
+			continue // no words in the value
 		}
 		first := fold(words[at])
 		if !vocabWord(first) {
@@ -222,9 +223,10 @@ func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 	return f, nil
 }
 
-func likeEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
+// likeEscape escapes s for a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // queryStrings runs a query whose rows are one string each, and returns them.
 func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,11 +23,7 @@ func TestVocabularyOf(t *testing.T) {
 // answers, matching at the start of words.
 func TestSearchInsideManyWords(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "v.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := tempStore(t)
 	var many []string
 	for _, a := range "abcdefghijklmnopqrstuvwxyz" {
 		for _, b := range "abcde" {
@@ -80,11 +75,7 @@ func TestVocabularyOfBounded(t *testing.T) {
 // that comes after are found inside words again.
 func TestVocabularyAfterDeleteAll(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "v.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := tempStore(t)
 	add := func(body string) string {
 		sum, err := s.Add(ctx, Envelope{}, strings.NewReader("Subject: s\r\n\r\n"+body+"\r\n"))
 		if err != nil {

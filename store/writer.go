@@ -91,7 +91,6 @@ func (s *Store) writer() {
 	defer conn.Close()
 	ins := newInserts(conn)
 	defer ins.close()
-	vocab := &s.vocab
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
@@ -107,7 +106,7 @@ func (s *Store) writer() {
 				case req := <-s.writes:
 					batch = append(batch, req)
 					if len(batch) == s.opts.MaxBatch {
-						s.commit(ctx, conn, ins, vocab, batch)
+						s.commit(ctx, conn, ins, batch)
 						batch = batch[:0]
 					}
 					continue
@@ -116,7 +115,7 @@ func (s *Store) writer() {
 				break
 			}
 			if len(batch) > 0 {
-				s.commit(ctx, conn, ins, vocab, batch)
+				s.commit(ctx, conn, ins, batch)
 			}
 			return
 		}
@@ -149,7 +148,7 @@ func (s *Store) writer() {
 		if waiting {
 			delay.Stop()
 		}
-		s.commit(ctx, conn, ins, vocab, batch)
+		s.commit(ctx, conn, ins, batch)
 	}
 }
 
@@ -176,11 +175,11 @@ func (s *Store) failAll(err error) {
 // savepoint, which would undo the point of batching). If anything in the batch fails, the batch is
 // rolled back and each request is run again in a transaction of its own, so one bad request
 // spoils only itself.
-func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab *vocabulary, batch []writeReq) {
-	results, events, words, err := s.runBatch(ctx, conn, ins, vocab, batch)
+func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) {
+	results, events, words, err := s.runBatch(ctx, conn, ins, batch)
 	if err != nil && len(batch) > 1 {
 		for _, req := range batch {
-			s.commit(ctx, conn, ins, vocab, []writeReq{req})
+			s.commit(ctx, conn, ins, []writeReq{req})
 		}
 		return
 	}
@@ -188,7 +187,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab 
 		results[0] = writeResult{err: err}
 		events = nil
 	} else {
-		vocab.learn(words)
+		s.vocab.learn(words)
 	}
 	s.commits.Add(1)
 	s.committed.Add(int64(len(batch)))
@@ -227,7 +226,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, vocab 
 // runBatch runs every request of batch in one transaction and commits it. It returns the first
 // error, after rolling back, when any request or the commit failed, and otherwise the words it
 // added to the vocabulary.
-func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, vocab *vocabulary, batch []writeReq) ([]writeResult, [][]Event, []string, error) {
+func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batch []writeReq) ([]writeResult, [][]Event, []string, error) {
 	results := make([]writeResult, len(batch))
 	events := make([][]Event, len(batch))
 	if err := ins.run(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -272,7 +271,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, voca
 		rollback()
 		return results, nil, nil, err
 	}
-	words := vocab.unknown(inserted)
+	words := s.vocab.unknown(inserted)
 	if err := ins.addWords(ctx, words); err != nil {
 		rollback()
 		return results, nil, nil, err

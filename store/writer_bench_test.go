@@ -17,7 +17,7 @@ func BenchmarkPrepare(b *testing.B) {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	s := benchStore(b)
+	s := tempStore(b)
 	msgs := make([][]byte, 64)
 	for i := range msgs {
 		msgs[i] = Message4K(i)
@@ -41,7 +41,7 @@ func BenchmarkWriter(b *testing.B) {
 			if os.Getenv("GOGC") == "" {
 				defer debug.SetGCPercent(debug.SetGCPercent(400))
 			}
-			s := benchStore(b)
+			s := tempStore(b)
 			ctx := context.Background()
 			env := Envelope{MailFrom: "orders@shop.example", Recipients: []string{"customer1@example.org"}}
 			const pool = 256
@@ -90,12 +90,13 @@ func BenchmarkWriter(b *testing.B) {
 	}
 }
 
-func benchStore(b *testing.B) *Store {
-	s, err := Open(context.Background(), Options{Path: filepath.Join(b.TempDir(), "bench.db")})
+// tempStore opens a store in a temporary directory, closed when the test ends.
+func tempStore(t testing.TB) *Store {
+	s, err := Open(context.Background(), Options{Path: filepath.Join(t.TempDir(), "letterbox.db")})
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	b.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
