@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"strings"
+
+	"github.com/jhillyerd/enmime/v2"
 )
 
 // Message4K is a realistic 4 KB multipart/alternative message (text and HTML), the benchmarks' load.
@@ -24,3 +26,15 @@ func BatchSize(s *Store) float64 {
 
 // ParserOptions are the enmime options the store parses with.
 var ParserOptions = parserOptions
+
+// CutParts is the store's own multipart cutting (see mimeparts.go), with the store's parser.
+func CutParts(raw []byte) (*enmime.Part, bool) {
+	s := &Store{parser: enmime.NewParser(parserOptions()...)}
+	return s.cutParts(raw)
+}
+
+// Parse parses raw as the store does at ingest.
+func Parse(raw []byte) (*enmime.Envelope, error) {
+	s := &Store{parser: enmime.NewParser(parserOptions()...)}
+	return s.parse(raw)
+}

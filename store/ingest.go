@@ -308,9 +308,15 @@ func (s *Store) parse(raw []byte) (env *enmime.Envelope, err error) {
 			env, err = nil, fmt.Errorf("store: MIME parser failed: %v", r)
 		}
 	}()
-	env, err = s.parser.ReadEnvelope(bytes.NewReader(raw))
+	root, err := s.readParts(raw)
 	if err != nil {
-		return env, fmt.Errorf("store: parse MIME: %w", err)
+		return nil, fmt.Errorf("store: parse MIME: %w", err)
+	}
+	if env, err = s.parser.EnvelopeFromPart(root); err != nil {
+		return nil, fmt.Errorf("store: parse MIME: %w", err)
+	}
+	if err := env.GatherNestedErrors(); err != nil {
+		return nil, fmt.Errorf("store: parse MIME: %w", err)
 	}
 	return env, nil
 }

@@ -1,0 +1,172 @@
+package store_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jhillyerd/enmime/v2"
+	"github.com/letterbox-mail/letterbox/store"
+)
+
+// cutCases are multipart messages written to probe the store's own cutting of parts: cut says
+// whether it must take them (and agree with enmime) or leave them to enmime.
+var cutCases = []struct {
+	name string
+	cut  bool
+	raw  string
+}{
+	{"alternative-crlf", true, string(store.Message4K(7))},
+	{"alternative-lf", true, strings.ReplaceAll(string(store.Message4K(7)), "\r\n", "\n")},
+	{"nested-preamble-epilogue", true, "Subject: nested\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n" +
+		"This is a preamble.\r\n\r\n--outer\r\nContent-Type: multipart/alternative; boundary=inner\r\n\r\n" +
+		"inner preamble\r\n--inner\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9\r\n\r\n" +
+		"--inner\r\nContent-Type: text/html\r\n\r\n<p>Caf&eacute;</p>\r\n--inner--\r\ninner epilogue\r\n" +
+		"--outer\r\nContent-Type: application/pdf; name=\"a.pdf\"\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--outer--\r\nthe epilogue\r\n"},
+	{"padding-and-quoted-boundary", true, "Content-Type: multipart/mixed; boundary=\"a b'c\"\r\n\r\n--a b'c  \t\r\n" +
+		"Content-Type: text/plain\r\n\r\none\r\n\r\n\r\n--a b'c\r\nContent-Type: text/plain\r\n\r\ntwo\r\n--a b'c--"},
+	{"blank-lines-lf", true, "Content-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\n\n\none\n\n--x\nContent-Type: image/gif\n\nGIF\n--x--\n"},
+	{"boundary-inside-line", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nsee --b1 here\r\n--b1--\r\n"},
+	{"cr-before-line-break", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\r\n--b1--\r\n"},
+	{"cr-two-before", false, "Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\none\rx\n--b1--\n"},
+	{"not-closed", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n"},
+	{"part-without-type", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n\r\none\r\n--b1--\r\n"},
+	{"empty-part", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n--b1--\r\n"},
+	{"text-with-boundary", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain; boundary=zz\r\n\r\none\r\n--b1--\r\n"},
+	{"multipart-without-boundary-part", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: multipart/related\r\n\r\none\r\n--b1--\r\n"},
+	{"similar-boundary", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n--b1x\r\n--b1--\r\n"},
+	{"single-part", false, "Content-Type: text/plain\r\n\r\n--b1\r\n"},
+	{"delimiter-at-eof", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n--b1"},
+}
+
+// TestCutPartsAgreesWithEnmime holds the store's cutting of multipart messages to enmime's own
+// reading: whenever it cuts, the part tree (every field, content and error) and the Envelope must
+// be enmime's. It runs on the cases above, the repository's and the shared corpus's messages.
+func TestCutPartsAgreesWithEnmime(t *testing.T) {
+	for _, c := range cutCases {
+		t.Run(c.name, func(t *testing.T) {
+			if cut := checkCut(t, []byte(c.raw)); cut != c.cut {
+				t.Errorf("cut %v, want %v", cut, c.cut)
+			}
+		})
+	}
+	var files []string
+	for _, dir := range []string{filepath.Join("..", "testdata"), sharedDir(t, "messages"), sharedDir(t, "generated")} {
+		fs, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	cut, multipart := 0, 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if checkCut(t, raw) {
+			cut++
+		}
+		if bytes.Contains(bytes.ToLower(raw), []byte("multipart/")) {
+			multipart++
+		}
+	}
+	t.Logf("%d of %d messages (%d mention multipart) cut by the store", cut, len(files), multipart)
+	if cut < multipart/2 {
+		t.Errorf("only %d of %d multipart messages cut by the store", cut, multipart)
+	}
+}
+
+// FuzzCutParts checks the agreement on mutations of the cases above.
+func FuzzCutParts(f *testing.F) {
+	for _, c := range cutCases {
+		f.Add([]byte(c.raw))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkCut(t, raw)
+	})
+}
+
+// checkCut reports whether the store cuts raw itself, failing t when the result is not enmime's.
+func checkCut(t *testing.T, raw []byte) bool {
+	t.Helper()
+	got, ok := store.CutParts(raw)
+	if !ok {
+		return false
+	}
+	p := enmime.NewParser(store.ParserOptions()...)
+	want, err := p.ReadParts(bytes.NewReader(raw))
+	if err != nil {
+		t.Errorf("store cut a message enmime fails on (%v):\n%q", err, raw)
+		return true
+	}
+	if g, w := dumpParts(got), dumpParts(want); g != w {
+		t.Errorf("part trees differ for\n%q\nstore:\n%s\nenmime:\n%s", raw, g, w)
+		return true
+	}
+	genv, err := p.EnvelopeFromPart(got)
+	if err != nil {
+		t.Fatalf("envelope: %v", err)
+	}
+	_ = genv.GatherNestedErrors()
+	wenv, err := p.ReadEnvelope(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("enmime envelope: %v", err)
+	}
+	if g, w := dumpEnvelope(genv), dumpEnvelope(wenv); g != w {
+		t.Errorf("envelopes differ for\n%q\nstore:\n%s\nenmime:\n%s", raw, g, w)
+	}
+	return true
+}
+
+// dumpParts writes out every field of a part tree that parsing sets.
+func dumpParts(p *enmime.Part) string {
+	var b strings.Builder
+	var walk func(p *enmime.Part, depth int)
+	walk = func(p *enmime.Part, depth int) {
+		fmt.Fprintf(&b, "%s%s type=%q params=%v disp=%q file=%q charset=%q orig=%q cid=%q boundary=%q date=%v\n",
+			strings.Repeat("  ", depth), p.PartID, p.ContentType, p.ContentTypeParams, p.Disposition, p.FileName,
+			p.Charset, p.OrigCharset, p.ContentID, p.Boundary, p.FileModDate)
+		keys := make([]string, 0, len(p.Header))
+		for k := range p.Header {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  header %s=%q\n", k, p.Header[k])
+		}
+		fmt.Fprintf(&b, "  content=%q epilogue=%q\n", p.Content, p.Epilogue)
+		for _, e := range p.Errors {
+			fmt.Fprintf(&b, "  error %v\n", e)
+		}
+		for c := p.FirstChild; c != nil; c = c.NextSibling {
+			if c.Parent != p {
+				fmt.Fprintf(&b, "  child %s has the wrong parent\n", c.PartID)
+			}
+			walk(c, depth+1)
+		}
+	}
+	walk(p, 0)
+	return b.String()
+}
+
+// dumpEnvelope writes out what the store takes from an Envelope.
+func dumpEnvelope(e *enmime.Envelope) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "text=%q\nhtml=%q\n", e.Text, e.HTML)
+	for _, list := range [][]*enmime.Part{e.Attachments, e.Inlines, e.OtherParts} {
+		for _, p := range list {
+			fmt.Fprintf(&b, "%s ", p.PartID)
+		}
+		b.WriteString("\n")
+	}
+	for _, err := range e.Errors {
+		fmt.Fprintf(&b, "error %v\n", err)
+	}
+	return b.String()
+}
