@@ -77,9 +77,10 @@ func (s *Store) cutInto(parent *enmime.Part, body []byte) bool {
 			continue
 		}
 		p, err := s.parser.ReadParts(bytes.NewReader(data))
-		// enmime gives a part without Content-Type no default type (a message, text/plain), and
-		// reads a multipart type without a boundary as a leaf: leave both to it.
-		if err != nil || p.Header.Get("Content-Type") == "" || strings.HasPrefix(p.ContentType, "multipart/") {
+		// enmime gives a part without a Content-Type no default type (a message, text/plain), warns
+		// about an empty one with the part's ID, and reads a multipart type without a boundary as
+		// a leaf: leave all three to it.
+		if err != nil || p.Header.Get("Content-Type") == "" || p.ContentType == "" || strings.HasPrefix(p.ContentType, "multipart/") {
 			return false
 		}
 		p.PartID = id
@@ -94,19 +95,15 @@ func isMultipart(p *enmime.Part) bool {
 	return p.Header.Get("Content-Type") != "" && strings.HasPrefix(p.ContentType, "multipart/") && p.Boundary != ""
 }
 
-// mentionsBoundary reports whether a header section could declare a boundary parameter.
+// mentionsBoundary reports whether a header section could declare a boundary parameter: whether
+// it holds "boundary" in any case.
 func mentionsBoundary(header []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(header[i:], []byte("oundary"))
-		if j < 0 {
-			return false
-		}
-		i += j
-		if i > 0 && (header[i-1] == 'b' || header[i-1] == 'B') {
+	for i := 0; i+len("boundary") <= len(header); i++ {
+		if header[i]|0x20 == 'b' && bytes.EqualFold(header[i+1:i+len("boundary")], []byte("oundary")) {
 			return true
 		}
-		i++
 	}
+	return false
 }
 
 // headerEnd returns the offset just past the blank line that ends data's header section (as
