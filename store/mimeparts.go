@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/jhillyerd/enmime/v2"
@@ -30,7 +32,21 @@ func (s *Store) readParts(raw []byte) (*enmime.Part, error) {
 	if root, ok := s.cutParts(raw); ok {
 		return root, nil
 	}
-	return s.parser.ReadParts(bytes.NewReader(raw))
+	return s.readPart(raw)
+}
+
+// readers holds the buffered readers readPart gives enmime: it takes a *bufio.Reader of 4 KB
+// as it is instead of allocating one for every part.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// readPart has enmime parse data as a whole MIME entity.
+func (s *Store) readPart(data []byte) (*enmime.Part, error) {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(bytes.NewReader(data))
+	p, err := s.parser.ReadParts(br)
+	br.Reset(nil)
+	readers.Put(br)
+	return p, err
 }
 
 // cutParts returns raw's part tree, or false when raw is not a multipart message that can be cut
@@ -40,7 +56,7 @@ func (s *Store) cutParts(raw []byte) (*enmime.Part, bool) {
 	if !mentionsBoundary(raw[:end]) {
 		return nil, false
 	}
-	root, err := s.parser.ReadParts(bytes.NewReader(raw[:end]))
+	root, err := s.readPart(raw[:end])
 	if err != nil || !isMultipart(root) {
 		return nil, false
 	}
@@ -64,7 +80,7 @@ func (s *Store) cutInto(parent *enmime.Part, body []byte) bool {
 		}
 		end := headerEnd(data)
 		if mentionsBoundary(data[:end]) {
-			p, err := s.parser.ReadParts(bytes.NewReader(data[:end]))
+			p, err := s.readPart(data[:end])
 			if err != nil || !isMultipart(p) {
 				return false
 			}
@@ -76,7 +92,7 @@ func (s *Store) cutInto(parent *enmime.Part, body []byte) bool {
 			p.PartID += ".0"
 			continue
 		}
-		p, err := s.parser.ReadParts(bytes.NewReader(data))
+		p, err := s.readPart(data)
 		// enmime gives a part without a Content-Type no default type (a message, text/plain), warns
 		// about an empty one with the part's ID, and reads a multipart type without a boundary as
 		// a leaf: leave all three to it.
