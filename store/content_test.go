@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/jhillyerd/enmime/v2"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -57,6 +59,38 @@ func TestStoredContentRoundTrip(t *testing.T) {
 		_, content, err := s.Part(ctx, sum.ID, m.Attachments[0].PartID)
 		if err != nil || !bytes.Equal(content, data) {
 			t.Fatalf("size %d: part: %v (%d bytes)", size, err, len(content))
+		}
+	}
+}
+
+// The text and HTML of a message read back exactly as enmime decodes them, whether the store
+// keeps them as spans of the raw message (a part in UTF-8 without transfer encoding) or on
+// their own (quoted-printable, base64, or too short to be worth a span).
+func TestTextAndHTMLReadBack(t *testing.T) {
+	s := openStore(t, store.Options{})
+	ctx := context.Background()
+	long := strings.Repeat("Grüße aus Köln, und danke für die Bestellung. ", 20)
+	qp := strings.Repeat("Caf=C3=A9 cr=C3=A8me, =\r\n", 30)
+	for _, raw := range []string{
+		string(store.Message4K(3)),
+		"Subject: short\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nShort text.\r\n",
+		"Subject: long\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + long + "\r\n",
+		"Subject: qp\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + qp + "\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>" +
+			long + "</p>\r\n--b--\r\n",
+		"Subject: latin1\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<p>" + strings.Repeat("Caf\xe9 ", 100) + "</p>\r\n",
+	} {
+		env, err := enmime.NewParser(store.ParserOptions()...).ReadEnvelope(strings.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := add(t, s, store.Envelope{MailFrom: "a@example.com", Recipients: []string{"b@example.com"}}, []byte(raw))
+		m, err := s.Message(ctx, sum.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", sum.Subject, err)
+		}
+		if m.Text != env.Text || m.HTML != env.HTML {
+			t.Errorf("%s: read back\ntext %q\nhtml %q\nwant\ntext %q\nhtml %q", sum.Subject, m.Text, m.HTML, env.Text, env.HTML)
 		}
 	}
 }

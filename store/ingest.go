@@ -46,9 +46,30 @@ type body struct {
 	ReturnPath string
 	Headers    []Header
 	Text, HTML string
-	Parts      []storedPart
-	Structure  Node
-	Errors     []string
+	// TextAt and HTMLAt, when set, say where the text or HTML lies in the raw message that follows
+	// the JSON ([offset, length]), instead of Text or HTML: a part sent without transfer encoding
+	// in UTF-8 is its own decoded text, and neither escaping it as JSON nor compressing it twice
+	// is then needed.
+	TextAt, HTMLAt []int `json:",omitempty"`
+	Parts          []storedPart
+	Structure      Node
+	Errors         []string
+}
+
+// maxSpanContent is the largest message whose text and HTML may be kept as spans of it (read
+// back, it is decompressed whole).
+const maxSpanContent = 1 << 20
+
+// spanOf returns where s occurs in raw as [offset, length], or nil when it does not or is too
+// short to be worth it.
+func spanOf(raw []byte, s string) []int {
+	if len(s) < 256 || len(raw) > maxSpanContent {
+		return nil
+	}
+	if i := bytes.Index(raw, []byte(s)); i >= 0 {
+		return []int{i, len(s)}
+	}
+	return nil
 }
 
 type partContent struct {
@@ -260,10 +281,18 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 	// twice the time and a third more space).
 	var content bytes.Buffer
 	content.Grow(2*len(raw) + 1024)
-	writeJSON(&content, body{
+	b := body{
 		Envelope: env, ReturnPath: env.MailFrom, Headers: headers, Text: text, HTML: html,
 		Parts: parts, Structure: structure, Errors: errs,
-	})
+		TextAt: spanOf(raw, text), HTMLAt: spanOf(raw, html),
+	}
+	if b.TextAt != nil {
+		b.Text = ""
+	}
+	if b.HTMLAt != nil {
+		b.HTML = ""
+	}
+	writeJSON(&content, b)
 	rec.bodySize = content.Len()
 	content.Write(raw)
 	rec.contentZ = s.enc.EncodeAll(content.Bytes(), nil)

@@ -48,13 +48,9 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	js, err := s.decompressPrefix(z, bodySize)
+	b, err := s.body(z, bodySize)
 	if err != nil {
-		return nil, fmt.Errorf("store: message %s: decompress: %w", id, err)
-	}
-	var b body
-	if err := json.Unmarshal(js, &b); err != nil {
-		return nil, fmt.Errorf("store: message %s: decode: %w", id, err)
+		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
 	m := &Message{Summary: sum, Envelope: b.Envelope, ReturnPath: b.ReturnPath, Headers: b.Headers,
 		Text: b.Text, HTML: b.HTML, Structure: b.Structure, ParseErrors: b.Errors}
@@ -99,33 +95,77 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 	return content[bodySize:], nil
 }
 
+// body decodes a message's body from its stored content z, whose first bodySize bytes (once
+// decompressed) are its JSON, followed by the raw message.
+func (s *Store) body(z []byte, bodySize int64) (body, error) {
+	var b body
+	js, raw, err := s.decompressPrefix(z, bodySize)
+	if err != nil {
+		return b, fmt.Errorf("decompress: %w", err)
+	}
+	if err := json.Unmarshal(js, &b); err != nil {
+		return b, fmt.Errorf("decode: %w", err)
+	}
+	if b.TextAt == nil && b.HTMLAt == nil {
+		return b, nil
+	}
+	if raw == nil {
+		content, err := s.dec.DecodeAll(z, nil)
+		if err != nil {
+			return b, fmt.Errorf("decompress: %w", err)
+		}
+		raw = content[len(js):]
+	}
+	span := func(at []int) (string, error) {
+		if at == nil {
+			return "", nil
+		}
+		if len(at) != 2 || at[0] < 0 || at[1] < 0 || at[0] > len(raw)-at[1] {
+			return "", fmt.Errorf("decode: span %v beyond the %d bytes of the message", at, len(raw))
+		}
+		return string(raw[at[0] : at[0]+at[1]]), nil
+	}
+	if b.TextAt != nil {
+		if b.Text, err = span(b.TextAt); err != nil {
+			return b, err
+		}
+	}
+	if b.HTMLAt != nil {
+		if b.HTML, err = span(b.HTMLAt); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
 // decompressPrefix returns the first n bytes of the zstd data z (a message's body, without its
-// raw message). A large message is decompressed only as far as needed.
-func (s *Store) decompressPrefix(z []byte, n int64) ([]byte, error) {
+// raw message), and the rest (the raw message) when it decompressed it too. A large message is
+// decompressed only as far as needed.
+func (s *Store) decompressPrefix(z []byte, n int64) (prefix, rest []byte, err error) {
 	var h zstd.Header
 	if err := h.Decode(z); err == nil && h.HasFCS && h.FrameContentSize <= 1<<20 {
 		out, err := s.dec.DecodeAll(z, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if n < 0 || n > int64(len(out)) {
-			return nil, fmt.Errorf("body size %d beyond the %d bytes stored", n, len(out))
+			return nil, nil, fmt.Errorf("body size %d beyond the %d bytes stored", n, len(out))
 		}
-		return out[:n:n], nil
+		return out[:n:n], out[n:], nil
 	}
 	dec, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderConcurrency(1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer dec.Close()
 	if n < 0 || n > 1<<31 {
-		return nil, fmt.Errorf("body size %d out of range", n)
+		return nil, nil, fmt.Errorf("body size %d out of range", n)
 	}
 	out := make([]byte, n)
 	if _, err := io.ReadFull(dec, out); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // Part returns an attachment or inline part of a message and its decoded content.
