@@ -2,6 +2,10 @@
 // parses them once at ingest (MIME via enmime), indexes them for search (FTS5), applies retention
 // and announces every change to subscribers after it is committed.
 //
+// Parsing: enmime parses every part; the store cuts a well-formed multipart message into its
+// parts itself, which spares enmime's per-byte boundary search (see mimeparts.go), and leaves
+// anything unusual or malformed to enmime whole.
+//
 // It knows nothing of SMTP, HTTP, POP3 or IMAP: those packages read and change messages only
 // through the methods here. All SQL of the project lives in this package.
 //
