@@ -60,15 +60,22 @@ func (s *Store) cutParts(raw []byte) (*enmime.Part, bool) {
 	if err != nil || !isMultipart(root) {
 		return nil, false
 	}
-	if !s.cutInto(root, raw[end:]) {
+	if !s.cutInto(root, raw[end:], 1) {
 		return nil, false
 	}
 	return root, true
 }
 
+// maxCutDepth is the deepest nesting of multiparts the store cuts itself; deeper messages (made to
+// be, as real mail nests three or four levels) go to enmime.
+const maxCutDepth = 16
+
 // cutInto parses the parts of the multipart body of parent and adds them to it, numbering them
 // as enmime does ("1", "1.2"; a nested multipart's own ID gains ".0").
-func (s *Store) cutInto(parent *enmime.Part, body []byte) bool {
+func (s *Store) cutInto(parent *enmime.Part, body []byte, depth int) bool {
+	if depth > maxCutDepth {
+		return false
+	}
 	parts, epilogue, ok := splitMultipart(body, parent.Boundary)
 	if !ok {
 		return false
@@ -86,7 +93,7 @@ func (s *Store) cutInto(parent *enmime.Part, body []byte) bool {
 			}
 			p.PartID = id
 			parent.AddChild(p)
-			if !s.cutInto(p, data[end:]) {
+			if !s.cutInto(p, data[end:], depth+1) {
 				return false
 			}
 			p.PartID += ".0"

@@ -41,7 +41,23 @@ var cutCases = []struct {
 	{"multipart-without-boundary-part", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: multipart/related\r\n\r\none\r\n--b1--\r\n"},
 	{"similar-boundary", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n--b1x\r\n--b1--\r\n"},
 	{"single-part", false, "Content-Type: text/plain\r\n\r\n--b1\r\n"},
+	{"nested-10", true, nested(10)},
+	{"nested-20", false, nested(20)}, // deeper than the store cuts
 	{"delimiter-at-eof", false, "Content-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\none\r\n--b1"},
+}
+
+// nested returns a message of depth multiparts nested in each other, a text part at the bottom.
+func nested(depth int) string {
+	var b strings.Builder
+	b.WriteString("Subject: nested\r\n")
+	for i := range depth {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"level-%d-end\"\r\n\r\n--level-%d-end\r\n", i, i)
+	}
+	b.WriteString("Content-Type: text/plain\r\n\r\nbottom\r\n")
+	for i := depth - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "--level-%d-end--\r\n", i)
+	}
+	return b.String()
 }
 
 // TestCutPartsAgreesWithEnmime holds the store's cutting of multipart messages to enmime's own
