@@ -279,8 +279,17 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 	// The body and the raw message are compressed together: the body's text and HTML are mostly
 	// copies of parts of the raw message, which then cost little (compressing them apart cost
 	// twice the time and a third more space).
-	var content bytes.Buffer
-	content.Grow(2*len(raw) + 1024)
+	content, _ := s.buffers.Get().(*bytes.Buffer)
+	if content == nil {
+		content = new(bytes.Buffer)
+	}
+	content.Reset()
+	content.Grow(len(raw) + 4096)
+	defer func() {
+		if content.Cap() <= maxPooledBuffer {
+			s.buffers.Put(content)
+		}
+	}()
 	b := body{
 		Envelope: env, ReturnPath: env.MailFrom, Headers: headers, Text: text, HTML: html,
 		Parts: parts, Structure: structure, Errors: errs,
@@ -292,7 +301,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 	if b.HTMLAt != nil {
 		b.HTML = ""
 	}
-	writeJSON(&content, b)
+	writeJSON(content, b)
 	rec.bodySize = content.Len()
 	content.Write(raw)
 	rec.contentZ = s.enc.EncodeAll(content.Bytes(), nil)
