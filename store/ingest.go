@@ -60,10 +60,11 @@ type body struct {
 // back, it is decompressed whole).
 const maxSpanContent = 1 << 20
 
-// spanOf returns where s occurs in raw as [offset, length], or nil when it does not or is too
-// short to be worth it.
+// spanOf returns where s occurs in raw as [offset, length], or nil when it does not, is too
+// short to be worth it, or is not valid UTF-8 (which the JSON would have replaced, and a span
+// would not).
 func spanOf(raw []byte, s string) []int {
-	if len(s) < 256 || len(raw) > maxSpanContent {
+	if len(s) < 256 || len(raw) > maxSpanContent || !utf8.ValidString(s) {
 		return nil
 	}
 	if i := bytes.Index(raw, []byte(s)); i >= 0 {
