@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -75,6 +76,42 @@ func BenchmarkParse(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkParseCorpus parses every message of the shared corpus, as the store does and with
+// enmime alone: the gain on real mail of all shapes, not only on the benchmark message.
+func BenchmarkParseCorpus(b *testing.B) {
+	var msgs [][]byte
+	for _, sub := range []string{"messages", "generated"} {
+		files, err := filepath.Glob(filepath.Join(sharedDir(b, sub), "*.eml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			msgs = append(msgs, raw)
+		}
+	}
+	p := enmime.NewParser(store.ParserOptions()...)
+	for _, c := range []struct {
+		name  string
+		parse func(raw []byte)
+	}{
+		{"store", func(raw []byte) { store.Parse(raw) }},
+		{"enmime-store-options", func(raw []byte) { p.ReadEnvelope(bytes.NewReader(raw)) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				for _, raw := range msgs {
+					c.parse(raw)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(msgs)), "us/msg")
 		})
 	}
 }
