@@ -25,7 +25,7 @@ func htmlText(htmlBody, text string) string {
 // contents of style and script elements are left out, and character references are decoded.
 func stripTags(h string) string {
 	var b strings.Builder
-	b.Grow(len(h) / 2)
+	b.Grow(len(h)) // a tag becomes one space: the text is never longer
 	for len(h) > 0 {
 		i := strings.IndexByte(h, '<')
 		if i < 0 {

@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/jhillyerd/enmime/v2"
 )
@@ -67,7 +68,8 @@ func spanOf(raw []byte, s string) []int {
 	if len(s) < 256 || len(raw) > maxSpanContent || !utf8.ValidString(s) {
 		return nil
 	}
-	if i := bytes.Index(raw, []byte(s)); i >= 0 {
+	// A view of s's bytes, not a copy: bytes.Index only reads them.
+	if i := bytes.Index(raw, unsafe.Slice(unsafe.StringData(s), len(s))); i >= 0 {
 		return []int{i, len(s)}
 	}
 	return nil
