@@ -168,7 +168,7 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, epilogue []by
 				return nil, nil, false
 			}
 			if start >= 0 {
-				cut, ok := partEnd(body, start, pos, len(dash))
+				cut, ok := partEnd(body, start, pos)
 				if !ok {
 					return nil, nil, false
 				}
@@ -205,7 +205,7 @@ func splitMultipart(body []byte, boundary string) (parts [][]byte, epilogue []by
 // line at d. Its boundary reader checks at each CR or LF whether a boundary follows within a few
 // bytes, so the line break before the delimiter line is not part of the content; it reports false
 // for the inputs where that check fires earlier (a CR one or two bytes before the line break).
-func partEnd(body []byte, start, d, dashLen int) (int, bool) {
+func partEnd(body []byte, start, d int) (int, bool) {
 	if d <= start {
 		return 0, false // an empty part: enmime reads it without a header
 	}
