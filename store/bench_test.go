@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -84,18 +83,12 @@ func BenchmarkParse(b *testing.B) {
 // enmime alone: the gain on real mail of all shapes, not only on the benchmark message.
 func BenchmarkParseCorpus(b *testing.B) {
 	var msgs [][]byte
-	for _, sub := range []string{"messages", "generated"} {
-		files, err := filepath.Glob(filepath.Join(sharedDir(b, sub), "*.eml"))
+	for _, f := range corpusFiles(b) {
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				b.Fatal(err)
-			}
-			msgs = append(msgs, raw)
-		}
+		msgs = append(msgs, raw)
 	}
 	p := enmime.NewParser(store.ParserOptions()...)
 	for _, c := range []struct {

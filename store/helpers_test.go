@@ -73,3 +73,18 @@ func sharedDir(t testing.TB, sub string) string {
 	}
 	return dir
 }
+
+// corpusFiles returns the .eml files of the shared corpus (messages, then generated) and of
+// extra directories, skipping or failing like sharedDir when the corpus is missing.
+func corpusFiles(t testing.TB, extra ...string) []string {
+	t.Helper()
+	var files []string
+	for _, dir := range append(extra, sharedDir(t, "messages"), sharedDir(t, "generated")) {
+		fs, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, fs...)
+	}
+	return files
+}

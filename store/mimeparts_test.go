@@ -71,14 +71,7 @@ func TestCutPartsAgreesWithEnmime(t *testing.T) {
 			}
 		})
 	}
-	var files []string
-	for _, dir := range []string{filepath.Join("..", "testdata"), sharedDir(t, "messages"), sharedDir(t, "generated")} {
-		fs, err := filepath.Glob(filepath.Join(dir, "*.eml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, fs...)
-	}
+	files := corpusFiles(t, filepath.Join("..", "testdata"))
 	cut, multipart := 0, 0
 	for _, f := range files {
 		raw, err := os.ReadFile(f)

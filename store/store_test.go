@@ -115,38 +115,31 @@ func TestCorpus(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, store.Options{})
 	n := 0
-	for _, sub := range []string{"messages", "generated"} {
-		dir := sharedDir(t, sub)
-		files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	for _, f := range corpusFiles(t) {
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			sum := add(t, s, store.Envelope{MailFrom: "a@example.com", Recipients: []string{"b@example.com"}}, raw)
+			m, err := s.Message(ctx, sum.ID)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("message: %v", err)
 			}
-			t.Run(filepath.Base(f), func(t *testing.T) {
-				sum := add(t, s, store.Envelope{MailFrom: "a@example.com", Recipients: []string{"b@example.com"}}, raw)
-				m, err := s.Message(ctx, sum.ID)
-				if err != nil {
-					t.Fatalf("message: %v", err)
+			got, err := s.Raw(ctx, sum.ID)
+			if err != nil {
+				t.Fatalf("raw: %v", err)
+			}
+			if !bytes.HasSuffix(got, raw) || int64(len(got)) != m.Size {
+				t.Fatalf("raw differs from what was received (%d bytes stored, %d received)", len(got), len(raw))
+			}
+			for _, p := range append(append([]store.Part{}, m.Attachments...), m.Inline...) {
+				if _, content, err := s.Part(ctx, sum.ID, p.PartID); err != nil || int64(len(content)) != p.Size {
+					t.Errorf("part %s: %v (%d bytes, want %d)", p.PartID, err, len(content), p.Size)
 				}
-				got, err := s.Raw(ctx, sum.ID)
-				if err != nil {
-					t.Fatalf("raw: %v", err)
-				}
-				if !bytes.HasSuffix(got, raw) || int64(len(got)) != m.Size {
-					t.Fatalf("raw differs from what was received (%d bytes stored, %d received)", len(got), len(raw))
-				}
-				for _, p := range append(append([]store.Part{}, m.Attachments...), m.Inline...) {
-					if _, content, err := s.Part(ctx, sum.ID, p.PartID); err != nil || int64(len(content)) != p.Size {
-						t.Errorf("part %s: %v (%d bytes, want %d)", p.PartID, err, len(content), p.Size)
-					}
-				}
-			})
-			n++
-		}
+			}
+		})
+		n++
 	}
 	st, err := s.Stats(ctx)
 	if err != nil {
