@@ -29,12 +29,13 @@ var ParserOptions = parserOptions
 
 // CutParts is the store's own multipart cutting (see mimeparts.go), with the store's parser.
 func CutParts(raw []byte) (*enmime.Part, bool) {
-	s := &Store{parser: enmime.NewParser(parserOptions()...)}
-	return s.cutParts(raw)
+	return parserOnly().cutParts(raw)
 }
 
 // Parse parses raw as the store does at ingest.
 func Parse(raw []byte) (*enmime.Envelope, error) {
-	s := &Store{parser: enmime.NewParser(parserOptions()...)}
-	return s.parse(raw)
+	return parserOnly().parse(raw)
 }
+
+// parserOnly is a Store with only what parsing needs.
+func parserOnly() *Store { return &Store{parser: enmime.NewParser(parserOptions()...)} }

@@ -77,12 +77,32 @@ func after(s, sep string) string {
 
 // afterFold is after with sep matched in any case; sep is ASCII.
 func afterFold(s, sep string) string {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i] == sep[0] && strings.EqualFold(s[i:i+len(sep)], sep) {
-			return s[i+len(sep):]
-		}
+	if i := indexFold(s, sep); i >= 0 {
+		return s[i+len(sep):]
 	}
 	return ""
+}
+
+// indexFold returns where the ASCII string sep first occurs in s, matched in any case, or -1.
+func indexFold[S ~string | ~[]byte](s S, sep string) int {
+next:
+	for i := 0; i+len(sep) <= len(s); i++ {
+		for j := 0; j < len(sep); j++ {
+			if lowerASCII(s[i+j]) != lowerASCII(sep[j]) {
+				continue next
+			}
+		}
+		return i
+	}
+	return -1
+}
+
+// lowerASCII returns c in lower case when it is an ASCII letter, else c.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // alternativeOf reports whether text is a plain-text rendering of the HTML whose text is

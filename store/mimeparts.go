@@ -120,14 +120,7 @@ func isMultipart(p *enmime.Part) bool {
 
 // mentionsBoundary reports whether a header section could declare a boundary parameter: whether
 // it holds "boundary" in any case.
-func mentionsBoundary(header []byte) bool {
-	for i := 0; i+len("boundary") <= len(header); i++ {
-		if header[i]|0x20 == 'b' && bytes.EqualFold(header[i+1:i+len("boundary")], []byte("oundary")) {
-			return true
-		}
-	}
-	return false
-}
+func mentionsBoundary(header []byte) bool { return indexFold(header, "boundary") >= 0 }
 
 // headerEnd returns the offset just past the blank line that ends data's header section (as
 // enmime reads lines: "\n" or "\r\n" ends one), or len(data) when there is none.

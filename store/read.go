@@ -117,9 +117,6 @@ func (s *Store) body(z []byte, bodySize int64) (body, error) {
 		raw = content[len(js):]
 	}
 	span := func(at []int) (string, error) {
-		if at == nil {
-			return "", nil
-		}
 		if len(at) != 2 || at[0] < 0 || at[1] < 0 || at[0] > len(raw)-at[1] {
 			return "", fmt.Errorf("decode: span %v beyond the %d bytes of the message", at, len(raw))
 		}

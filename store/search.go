@@ -133,7 +133,7 @@ func allCovered(terms []Term) bool {
 		switch t.Field {
 		case "after", "before", "larger", "smaller", "tag", "is":
 		default:
-			if _, exact, ok := t.ftsMatch(); !ok || exact != "" {
+			if _, exact, ok := t.ftsMatchIn(nil); !ok || exact != "" {
 				return false
 			}
 		}
@@ -168,15 +168,10 @@ const (
 	EnvelopeTo = "envelope-to"
 )
 
-// ftsMatch returns the FTS5 expression of a term answered by the full-text index, and the column
-// its value must also occur in exactly ("" when none); ok is false for other terms and for values
-// without words.
-func (t Term) ftsMatch() (match, exact string, ok bool) {
-	return t.ftsMatchIn(nil)
-}
-
-// ftsMatchIn is ftsMatch for a term whose value may also start inside the indexed words alts
-// (see expand): a one-word value inside any of them, a longer value's first word at their end.
+// ftsMatchIn returns the FTS5 expression of a term answered by the full-text index, and the
+// column its value must also occur in exactly ("" when none); ok is false for other terms and
+// for values without words. The value may also start inside the indexed words alts (see
+// expand): a one-word value inside any of them, a longer value's first word at their end.
 func (t Term) ftsMatchIn(alts []string) (match, exact string, ok bool) {
 	f, known := textFields[t.Field]
 	if !known {
@@ -353,12 +348,13 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	where, args := f.where()
-	if f.isZero() {
+	match, only := f.onlyWords()
+	switch {
+	case f.isZero():
 		if err := s.readDB.QueryRowContext(ctx, "SELECT total, unread FROM counters").Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
 		}
-	} else if match, ok := f.onlyWords(); ok {
+	case only:
 		// One plain search: count in the index alone. Which matches are unread needs a lookup
 		// for each match (reading each one's row costs five times the count: 50 ms for 95,000
 		// matches), in the smaller of the unread and read sets' indexes (a third of that), and
@@ -377,7 +373,7 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 			FROM c, n`, match).Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
 		}
-	} else {
+	default:
 		from, cond, cargs := f.compile(true)
 		if err := s.readDB.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(m.read = 0), 0) FROM "+from+" WHERE "+cond, cargs...).Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
@@ -387,12 +383,16 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	if limit <= 0 {
 		limit = -1
 	}
-	query := "SELECT " + summaryColumns + " FROM messages m WHERE " + where + " ORDER BY m.uid DESC LIMIT ? OFFSET ?"
-	qargs := append(args, limit, max(p.Offset, 0))
-	if match, ok := f.onlyWords(); ok {
+	var query string
+	var qargs []any
+	if only {
 		// One plain search: page through the index itself, newest first, and read just that page.
 		query = "SELECT " + summaryColumns + " FROM messages m WHERE m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) ORDER BY m.uid DESC"
 		qargs = []any{match, limit, max(p.Offset, 0)}
+	} else {
+		where, args := f.where()
+		query = "SELECT " + summaryColumns + " FROM messages m WHERE " + where + " ORDER BY m.uid DESC LIMIT ? OFFSET ?"
+		qargs = append(args, limit, max(p.Offset, 0))
 	}
 	rows, err := s.readDB.QueryContext(ctx, query, qargs...)
 	if err != nil {
