@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,12 +155,17 @@ func TestShutdownAndClose(t *testing.T) {
 
 func TestCloseCutsSessions(t *testing.T) {
 	f := newFixture(t)
-	srv := start(t, f.st, pop3d.Options{})
+	var logged lockedBuffer
+	srv := start(t, f.st, pop3d.Options{Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	c := dial(t, srv.addr)
 	c.login("all", "x")
 	c.ok("DELE 1")
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// Close returns only once the session has ended: nothing the server does outlives it.
+	if !strings.Contains(logged.String(), "connection closed") {
+		t.Errorf("Close returned before the session ended; log so far:\n%s", logged.String())
 	}
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Error("session open after Close")
@@ -257,4 +264,22 @@ func TestStoreFailures(t *testing.T) {
 	if sum, err := f.st.Summary(context.Background(), f.a1.ID); err != nil || sum.Read {
 		t.Errorf("a RETR that failed marked the message read (%v)", err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines to write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

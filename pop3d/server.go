@@ -90,7 +90,8 @@ type Server struct {
 	idleTimeout  time.Duration
 	writeTimeout time.Duration
 	maxLine      int
-	slots        chan struct{} // one token per open connection; nil means unlimited
+	slots        chan struct{}  // one token per open connection; nil means unlimited
+	refusing     sync.WaitGroup // connections over the limit being answered
 
 	ctx    context.Context // for store calls; cancelled by Close
 	cancel context.CancelFunc
@@ -199,7 +200,7 @@ func (s *Server) Serve(l net.Listener) error {
 			select {
 			case s.slots <- struct{}{}:
 			default:
-				go s.refuse(nc)
+				s.refusing.Go(func() { s.refuse(nc) })
 				continue
 			}
 		}
@@ -280,6 +281,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.closed = true
 			s.mu.Unlock()
 			s.cancel()
+			s.refusing.Wait()
 			return nil
 		}
 		select {
@@ -292,10 +294,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the listeners and every connection at once; sessions end without their UPDATE
-// state and store calls in progress are cancelled. It returns ErrServerClosed when the server
-// was already closed.
+// state and store calls in progress are cancelled. It returns once every session has ended, or
+// ErrServerClosed when the server was already closed.
 func (s *Server) Close() error {
 	return s.close()
+}
+
+// waitSessions returns once no session is left.
+func (s *Server) waitSessions() {
+	for {
+		s.mu.Lock()
+		n, changed := len(s.conns), s.changed
+		s.mu.Unlock()
+		if n == 0 {
+			s.refusing.Wait()
+			return
+		}
+		<-changed
+	}
 }
 
 func (s *Server) close() error {
@@ -312,6 +328,7 @@ func (s *Server) close() error {
 	}
 	s.mu.Unlock()
 	s.cancel()
+	s.waitSessions()
 	return nil
 }
 
