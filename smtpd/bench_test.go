@@ -26,7 +26,8 @@ import (
 // process uses is the server's alone: server-ms/msg is this process's user+system CPU (getrusage
 // RUSAGE_SELF) over the timed section divided by the messages, client-ms/msg the child's.
 // A CPU profile (-cpuprofile) likewise shows the server only. Like cmd/letterbox, the server side
-// runs with GOGC=400 unless GOGC is set.
+// runs with GOGC=400 unless GOGC is set. LETTERBOX_BENCH_CLIENTS sets another number of clients;
+// msgs/commit is the store's average batch.
 func BenchmarkSMTPIngest(b *testing.B) {
 	st, err := store.Open(context.Background(), store.Options{
 		Path:   filepath.Join(b.TempDir(), "bench.db"),
@@ -64,13 +65,17 @@ func benchIngest(b *testing.B, d Deliverer) {
 	go srv.Serve(l)
 	defer srv.Close()
 
-	const clients = 16
+	clients := 16
+	if v, _ := strconv.Atoi(os.Getenv("LETTERBOX_BENCH_CLIENTS")); v > 0 {
+		clients = v
+	}
 	cmd, stdin, out := helperCommand(b, "load", helperAddr+"="+l.Addr().String(),
 		helperCount+"="+strconv.Itoa(b.N), helperConns+"="+strconv.Itoa(clients))
 	if line := readHelperLine(b, out); line != "READY" {
 		b.Fatalf("load helper: %q", line)
 	}
 	before := srv.Stats()
+	stats0, _ := storeStats(d)
 	cpu0 := cpuTime(syscall.RUSAGE_SELF)
 	b.ResetTimer()
 	start := time.Now()
@@ -89,11 +94,24 @@ func benchIngest(b *testing.B, d Deliverer) {
 	if got := srv.Stats().SMTPAccepted - before.SMTPAccepted; got != int64(b.N) {
 		b.Fatalf("%d messages accepted, want %d", got, b.N)
 	}
+	if stats1, ok := storeStats(d); ok {
+		b.ReportMetric(float64(stats1.Writes-stats0.Writes)/float64(stats1.Commits-stats0.Commits), "msgs/commit")
+	}
 	clientCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	n := float64(b.N)
 	b.ReportMetric(n/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/n, "server-ms/msg")
 	b.ReportMetric(float64(clientCPU.Microseconds())/1000/n, "client-ms/msg")
+}
+
+// storeStats returns the store's statistics when d is a store.
+func storeStats(d Deliverer) (store.Stats, bool) {
+	st, ok := d.(*store.Store)
+	if !ok {
+		return store.Stats{}, false
+	}
+	stats, err := st.Stats(context.Background())
+	return stats, err == nil
 }
 
 // cpuTime returns the user and system CPU time used so far.

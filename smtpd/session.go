@@ -54,6 +54,12 @@ type session struct {
 	dataDone   chan struct{} // closed when the Data call in progress returns; nil when none
 	from       string
 	recipients []string
+	withdraw   func() // withdraws the transaction's announcement to the store (Expect)
+}
+
+// expecter is a Deliverer that can be told a message is on its way (store.Store is one).
+type expecter interface {
+	Expect() (withdraw func())
 }
 
 var (
@@ -97,6 +103,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		return errShuttingDown
 	}
 	s.inTx = true
+	if e, ok := s.srv.store.(expecter); ok {
+		s.withdraw = e.Expect()
+	}
 	s.helo = s.conn.Hostname() // go-smtp sets it on the connection's goroutine, as this runs
 	s.from = from
 	s.recipients = nil
@@ -131,9 +140,14 @@ func (s *session) Data(r io.Reader) error {
 		TLS:        s.tls,
 		Received:   time.Now(),
 	}
+	withdraw := s.withdraw
+	s.withdraw = nil
 	s.mu.Unlock()
-	body := &bodyReader{r: r}
+	body := &bodyReader{r: r, started: withdraw}
 	sum, err := s.srv.store.Add(s.srv.ctx, env, body)
+	if withdraw != nil {
+		withdraw()
+	}
 
 	log := s.srv.log
 	switch {
@@ -202,6 +216,10 @@ func (s *session) Logout() error {
 
 // endTx ends the transaction, if any; s.mu must be held.
 func (s *session) endTx() {
+	if s.withdraw != nil {
+		s.withdraw()
+		s.withdraw = nil
+	}
 	if s.inTx {
 		s.inTx = false
 		s.srv.endTx()
@@ -211,12 +229,17 @@ func (s *session) endTx() {
 // bodyReader counts the bytes of the message and keeps the transfer's error, so that a failure
 // is answered for what it is whatever the Deliverer makes of it.
 type bodyReader struct {
-	r   io.Reader
-	n   int64
-	err error
+	r       io.Reader
+	n       int64
+	err     error
+	started func() // called at the first Read, if set: the Deliverer has begun on the message
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.started != nil {
+		b.started()
+		b.started = nil
+	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	if err != nil && err != io.EOF && b.err == nil {

@@ -19,10 +19,8 @@ func Message4K(i int) []byte {
 		i, i, i, i, text, html))
 }
 
-// BatchSize returns the average number of requests the writer committed per transaction so far.
-func BatchSize(s *Store) float64 {
-	return float64(s.committed.Load()) / float64(max(s.commits.Load(), 1))
-}
+// Expected returns the number of messages announced (Expect) and not withdrawn.
+func Expected(s *Store) int64 { return s.expected.Load() }
 
 // ParserOptions are the enmime options the store parses with.
 var ParserOptions = parserOptions

@@ -16,6 +16,7 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -116,6 +117,16 @@ func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, 
 	}
 	res := s.submit(ctx, writeReq{rec: rec})
 	return res.summary, res.err
+}
+
+// Expect announces a message on its way (an SMTP transaction has begun), so that the writer
+// may wait briefly for it to join a batch (see commitDelay). The returned function, safe to call
+// more than once, withdraws the announcement: call it as soon as Add has begun reading the
+// message (Add counts it from then on), or when the message will not come.
+func (s *Store) Expect() (withdraw func()) {
+	s.expected.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { s.expected.Add(-1) }) }
 }
 
 // traceRoom is the space Add leaves in front of a message for the trace header fields.

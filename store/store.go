@@ -66,6 +66,7 @@ type Store struct {
 	deleted     atomic.Int64
 	incoming    atomic.Int64 // Add calls reading or parsing a message they are about to queue for the writer
 	parsing     atomic.Int64 // those of them that have read it
+	expected    atomic.Int64 // messages announced (Expect) whose Add has not begun
 	commits     atomic.Int64 // transactions the writer committed (for benchmarks: messages per commit)
 	committed   atomic.Int64 // requests in them
 

@@ -244,6 +244,34 @@ func TestConcurrentAddsAllCommitted(t *testing.T) {
 	if len(uids) != workers*each || st.Total != workers*each || st.Unread != workers*each {
 		t.Fatalf("%d distinct UIDs, stats %+v", len(uids), st)
 	}
+	// Group commit: concurrent messages share transactions.
+	if st.Writes != workers*each || st.Commits < 1 || st.Commits >= st.Writes {
+		t.Errorf("%d writes in %d commits, want %d writes in fewer commits", st.Writes, st.Commits, workers*each)
+	}
+}
+
+// TestExpect: an announcement is withdrawn once, however often its function is called, and an
+// announced message that comes is stored as any other.
+func TestExpect(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, store.Options{})
+	withdraw := s.Expect()
+	other := s.Expect()
+	if n := store.Expected(s); n != 2 {
+		t.Fatalf("%d announced, want 2", n)
+	}
+	withdraw()
+	withdraw()
+	if n := store.Expected(s); n != 1 {
+		t.Fatalf("%d announced after one withdrawal called twice, want 1", n)
+	}
+	if _, err := s.Add(ctx, store.Envelope{Recipients: []string{"x@y"}}, bytes.NewReader(simpleMessage("a@x", "b@y", "announced", "hello"))); err != nil {
+		t.Fatal(err)
+	}
+	other()
+	if n := store.Expected(s); n != 0 {
+		t.Fatalf("%d announced, want 0", n)
+	}
 }
 
 func TestEventsAfterCommit(t *testing.T) {

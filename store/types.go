@@ -118,6 +118,8 @@ type Stats struct {
 	DatabaseSize int64          // bytes of the database file(s)
 	Tags         map[string]int // tag name to number of messages; never nil
 	Deleted      int64          // messages deleted since Open
+	Commits      int64          // write transactions committed since Open
+	Writes       int64          // messages and changes in them (Writes/Commits: the batch size)
 }
 
 // Page selects a window of a result ordered newest first.
