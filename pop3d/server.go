@@ -272,25 +272,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.interruptIfIdle()
 	}
 	s.mu.Unlock()
-	for {
-		s.mu.Lock()
-		n, changed := len(s.conns), s.changed
-		s.mu.Unlock()
-		if n == 0 {
-			s.mu.Lock()
-			s.closed = true
-			s.mu.Unlock()
-			s.cancel()
-			s.refusing.Wait()
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			s.close()
-			return ctx.Err()
-		}
+	if err := s.waitSessions(ctx); err != nil {
+		s.close()
+		return err
 	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	return nil
 }
 
 // Close closes the listeners and every connection at once; sessions end without their UPDATE
@@ -300,17 +290,22 @@ func (s *Server) Close() error {
 	return s.close()
 }
 
-// waitSessions returns once no session is left.
-func (s *Server) waitSessions() {
+// waitSessions returns once no session (and no refusal of one over the limit) is left, or
+// ctx.Err() when ctx ends first.
+func (s *Server) waitSessions(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		n, changed := len(s.conns), s.changed
 		s.mu.Unlock()
 		if n == 0 {
 			s.refusing.Wait()
-			return
+			return nil
 		}
-		<-changed
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -328,8 +323,7 @@ func (s *Server) close() error {
 	}
 	s.mu.Unlock()
 	s.cancel()
-	s.waitSessions()
-	return nil
+	return s.waitSessions(context.Background())
 }
 
 func (s *Server) closeListenersLocked() {
