@@ -39,6 +39,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	addr := *target
 	var usage func() time.Duration
+	var st *store.Store
 	if addr == "" {
 		dir, err := os.MkdirTemp("", "letterbox-bench-")
 		if err != nil {
@@ -46,7 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer os.RemoveAll(dir)
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		st, err := store.Open(ctx, store.Options{Path: filepath.Join(dir, "bench.db"), Logger: log})
+		st, err = store.Open(ctx, store.Options{Path: filepath.Join(dir, "bench.db"), Logger: log})
 		if err != nil {
 			return err
 		}
@@ -76,6 +77,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cpu0 time.Duration
 	if usage != nil {
 		cpu0 = usage()
+	}
+	var stats0 store.Stats
+	if st != nil {
+		var err error
+		if stats0, err = st.Stats(ctx); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -126,6 +134,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if usage != nil {
 		cpu := usage() - cpu0
 		fmt.Fprintf(stdout, "process CPU (catcher and clients): %s, %.3f ms per message\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(len(all)))
+	}
+	if st != nil {
+		stats, err := st.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		commits := stats.Commits - stats0.Commits
+		fmt.Fprintf(stdout, "group commit: %d transactions, %.1f messages each\n", commits, float64(stats.Writes-stats0.Writes)/float64(max(commits, 1)))
 	}
 	return nil
 }
