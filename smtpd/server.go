@@ -46,6 +46,10 @@ var ErrServerClosed = errors.New("smtpd: server closed")
 // Add must read raw to its end (or fail), and return only once the message is durably stored: the
 // client is told 250 as soon as Add returns without error. A read error from raw must make Add
 // fail.
+//
+// A Deliverer that also has a method Expect() (withdraw func()), as *store.Store does, is told
+// at MAIL FROM that a message is on its way; the announcement is withdrawn at the first read of
+// the message, or when the transaction ends without one.
 type Deliverer interface {
 	Add(ctx context.Context, env store.Envelope, raw io.Reader) (store.Summary, error)
 }

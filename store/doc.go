@@ -11,5 +11,6 @@
 //
 // Durability: the database runs in WAL mode with synchronous=FULL, and Add returns only after the
 // transaction holding the message has been committed. One writer goroutine commits whatever
-// messages are waiting in a single transaction (group commit), which makes FULL durability cheap.
+// messages are waiting in a single transaction (group commit), which makes FULL durability cheap;
+// under load it waits a moment for messages on their way (Expect) to fill the batch.
 package store
