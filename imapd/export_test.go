@@ -13,3 +13,10 @@ func HoldEvents(s *Server) (release func()) {
 	s.mu.Lock()
 	return s.mu.Unlock
 }
+
+// Sessions returns the number of sessions open.
+func Sessions(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}

@@ -40,6 +40,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -275,7 +276,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.Close()
 }
 
-// Close closes the listeners and every connection at once.
+// sessionsGone bounds how long Close waits for the sessions of the connections it closed to end.
+const sessionsGone = 10 * time.Second
+
+// Close closes the listeners and every connection at once, and returns once their sessions have
+// ended (nothing a session does outlives it).
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -294,7 +299,22 @@ func (s *Server) Close() error {
 		events.Close()
 		<-done
 	}
-	return nil
+	// go-imap's Close returns before the connections' goroutines do; each ends its session.
+	timeout := time.After(sessionsGone)
+	for {
+		s.mu.Lock()
+		n, idle := len(s.sessions), s.idle
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-idle:
+		case <-timeout:
+			s.log.Warn("sessions still open after Close", "sessions", n)
+			return nil
+		}
+	}
 }
 
 // newSession is imapserver's NewSession hook: one session per connection.

@@ -601,6 +601,35 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// TestCloseEndsSessions: Close returns only once the sessions of the connections it cut have
+// ended, idle or not.
+func TestCloseEndsSessions(t *testing.T) {
+	st := openStore(t)
+	srv, addr := startServer(t, imapd.Options{Store: st})
+	idler := dial(t, addr, "me", nil)
+	if _, err := idler.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := idler.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	other := dial(t, addr, "you", nil)
+	if _, err := other.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := imapd.Sessions(srv); n != 2 {
+		t.Fatalf("%d sessions open, want 2", n)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := imapd.Sessions(srv); n != 0 {
+		t.Errorf("%d sessions still open when Close returned", n)
+	}
+}
+
 func TestImplicitTLS(t *testing.T) {
 	st := openStore(t)
 	add(t, st, store.Envelope{}, message("a@x.test", "b@y.test", "one", "x"))
