@@ -582,13 +582,7 @@ func TestShutdown(t *testing.T) {
 	st := openStore(t)
 	srv, addr := startServer(t, imapd.Options{Store: st})
 	c := dial(t, addr, "me", nil)
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	idle, err := c.Idle()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idle := idleInInbox(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -601,20 +595,25 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// idleInInbox selects INBOX on c and starts IDLE.
+func idleInInbox(t *testing.T, c *imapclient.Client) *imapclient.IdleCommand {
+	t.Helper()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idle
+}
+
 // TestCloseEndsSessions: Close returns only once the sessions of the connections it cut have
 // ended, idle or not.
 func TestCloseEndsSessions(t *testing.T) {
 	st := openStore(t)
 	srv, addr := startServer(t, imapd.Options{Store: st})
-	idler := dial(t, addr, "me", nil)
-	if _, err := idler.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	idle, err := idler.Idle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
+	defer idleInInbox(t, dial(t, addr, "me", nil)).Close()
 	other := dial(t, addr, "you", nil)
 	if _, err := other.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
