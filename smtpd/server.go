@@ -133,6 +133,9 @@ type Server struct {
 	storing      int           // Deliverer.Add calls in progress
 	changed      chan struct{} // closed and replaced whenever inTx or storing drops to 0
 
+	logGate   sync.RWMutex // held for reading while go-smtp's messages are logged
+	logClosed bool         // set (under logGate) when Close is done: go-smtp's messages are dropped
+
 	accepted, acceptedSize, rejected, ignored atomic.Int64
 }
 
@@ -197,7 +200,7 @@ func (s *Server) newSMTPServer(opts Options, tlsConfig *tls.Config) *smtp.Server
 	srv.TLSConfig = tlsConfig
 	srv.AllowInsecureAuth = true
 	srv.EnableSMTPUTF8 = true
-	srv.ErrorLog = errorLog{s.log}
+	srv.ErrorLog = errorLog{s}
 	srv.MaxMessageBytes = pick(opts.MaxMessageSize, DefaultMaxMessageSize)
 	srv.MaxRecipients = int(pick(int64(opts.MaxRecipients), DefaultMaxRecipients))
 	srv.MaxLineLength = int(pick(int64(opts.MaxLineLength), DefaultMaxLineLength))
@@ -445,10 +448,14 @@ wait:
 		n, ch := s.storing, s.changed
 		s.mu.Unlock()
 		if n == 0 {
-			return nil
+			break
 		}
 		<-ch
 	}
+	s.logGate.Lock()
+	s.logClosed = true
+	s.logGate.Unlock()
+	return nil
 }
 
 func (s *Server) closeListenersLocked() {
@@ -502,15 +509,23 @@ func (s *Server) notifyLocked() {
 
 // errorLog adapts slog to go-smtp's Logger: panics are errors, the rest (clients that vanish,
 // failed TLS handshakes) is debug noise.
-type errorLog struct{ log *slog.Logger }
+//
+// It is silent once the Server is closed: go-smtp's connection goroutines may report their end
+// ("error handling ...") after Close has returned, and nothing the server does outlives Close.
+type errorLog struct{ srv *Server }
 
 func (e errorLog) Printf(format string, v ...any) { e.print(fmt.Sprintf(format, v...)) }
 func (e errorLog) Println(v ...any)               { e.print(strings.TrimSuffix(fmt.Sprintln(v...), "\n")) }
 
 func (e errorLog) print(msg string) {
-	if strings.Contains(msg, "panic") {
-		e.log.Error("go-smtp: " + msg)
+	e.srv.logGate.RLock()
+	defer e.srv.logGate.RUnlock()
+	if e.srv.logClosed {
 		return
 	}
-	e.log.Debug("go-smtp: " + msg)
+	if strings.Contains(msg, "panic") {
+		e.srv.log.Error("go-smtp: " + msg)
+		return
+	}
+	e.srv.log.Debug("go-smtp: " + msg)
 }

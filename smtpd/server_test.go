@@ -12,9 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -876,3 +878,32 @@ func TestMaxRecipients(t *testing.T) {
 		t.Errorf("recipients %q", got)
 	}
 }
+
+// TestGoSMTPLogSilentAfterClose: go-smtp's connection goroutines may report their end after
+// Close has returned; what they say then is dropped, so nothing is logged after Close.
+func TestGoSMTPLogSilentAfterClose(t *testing.T) {
+	var mu sync.Mutex
+	var logged []string
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged = append(logged, string(p))
+		return len(p), nil
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := New(deliverFunc(nil), Options{Hostname: "mx.test", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.plain.ErrorLog.Printf("error handling %v: %s", "127.0.0.1:1", "before")
+	srv.Close()
+	srv.plain.ErrorLog.Printf("error handling %v: %s", "127.0.0.1:1", "after")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 1 || !strings.Contains(logged[0], "before") {
+		t.Errorf("logged %q, want only the line from before Close", logged)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
