@@ -80,12 +80,10 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 				continue
 			}
 			if match, exact, ok := t.ftsMatchIn(f.altsOf(i)); ok {
-				rest := append(append([]Term{}, f.Query.Terms[:i]...), f.Query.Terms[i+1:]...)
-				var restAlts [][]string
-				for j := range f.Query.Terms {
-					if j != i {
-						restAlts = append(restAlts, f.altsOf(j))
-					}
+				rest := slices.Delete(slices.Clone(f.Query.Terms), i, i+1)
+				restAlts := f.alts // nil, or one per term
+				if restAlts != nil {
+					restAlts = slices.Delete(slices.Clone(restAlts), i, i+1)
 				}
 				from = "fts JOIN messages m ON m.uid = fts.rowid"
 				if exact == "" && allCovered(rest) {
