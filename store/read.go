@@ -199,7 +199,7 @@ func (s *Store) Part(ctx context.Context, id, partID string) (Part, []byte, erro
 
 // Stats returns store-wide figures.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Tags: map[string]int{}, Deleted: s.deleted.Load(), Commits: s.commits.Load(), Writes: s.committed.Load()}
+	st := Stats{Tags: map[string]int{}, Stored: s.stored.Load(), Deleted: s.deleted.Load(), Commits: s.commits.Load(), Writes: s.committed.Load()}
 	if err := s.readDB.QueryRowContext(ctx, "SELECT total, unread, size FROM counters").Scan(&st.Total, &st.Unread, &st.Size); err != nil {
 		return st, fmt.Errorf("store: stats: %w", err)
 	}

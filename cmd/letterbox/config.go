@@ -25,6 +25,8 @@ type config struct {
 	HTTPAllowedHosts, CORS                      string
 	HTTPAuthFile, ReadAuthFile                  string
 	LogLevel                                    string
+	LogFormat                                   string
+	Metrics                                     bool
 }
 
 // errHelp means --help was asked for and shown.
@@ -74,6 +76,8 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.HTTPAuthFile, "http-auth-file", "", "htpasswd file (bcrypt) protecting the web inbox, API and websocket")
 	str(&cfg.ReadAuthFile, "read-auth-file", "", "htpasswd file (bcrypt) for POP3 and IMAP logins (default: any login works)")
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
+	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
 
@@ -113,6 +117,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	}
 	if cfg.MaxMessageSize <= 0 {
 		return nil, fmt.Errorf("--max-message-size must be positive, got %s", strconv.FormatInt(cfg.MaxMessageSize, 10))
+	}
+	if f := strings.ToLower(cfg.LogFormat); f != "text" && f != "json" {
+		return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--smtp-tls-cert and --smtp-tls-key go together")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/letterbox-mail/letterbox/imapd"
+	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
@@ -38,13 +39,20 @@ type endpoint struct {
 	tls  bool
 }
 
-// newLogger returns a text logger at the configured level.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger returns a logger at the configured level, writing text (key=value) or JSON lines.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 // tlsConfig loads the configured certificate, or makes a self-signed one for the host names.
@@ -65,7 +73,7 @@ func tlsConfig(cfg *config, hostname string) (*tls.Config, error) {
 // serve opens the store, starts every enabled server, and runs until ctx is cancelled or a
 // server fails; then it shuts everything down gracefully.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err != nil {
 		return err
 	}
@@ -75,18 +83,25 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 			hostname = "localhost"
 		}
 	}
-	st, err := store.Open(ctx, store.Options{
-		Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: hostname, Logger: log,
-	})
+	var reg *metrics.Registry
+	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: hostname, Logger: log}
+	if cfg.Metrics {
+		reg = metrics.New()
+		opts.Observer = reg
+	}
+	st, err := store.Open(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if reg != nil {
+		reg.Store(st)
+	}
 	tlsCfg, err := tlsConfig(cfg, hostname)
 	if err != nil {
 		return err
 	}
-	endpoints, err := buildServers(cfg, st, tlsCfg, hostname, log)
+	endpoints, err := buildServers(cfg, st, tlsCfg, hostname, log, reg)
 	if err != nil {
 		return err
 	}
