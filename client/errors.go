@@ -60,7 +60,9 @@ func (e *Error) Is(target error) bool {
 // context's error.
 type waitTimeout struct{ err error }
 
-func (e waitTimeout) Error() string { return "client: timed out waiting for messages: " + e.err.Error() }
+func (e waitTimeout) Error() string {
+	return "client: timed out waiting for messages: " + e.err.Error()
+}
 
 func (e waitTimeout) Is(target error) bool { return target == ErrTimeout }
 
