@@ -99,7 +99,11 @@ type StoreStats interface {
 // Store registers the store's figures, read with one Stats call a scrape: messages held, unread,
 // their bytes, the database's size, and what this process stored, deleted and committed.
 // letterbox_database_up is 0 while the database does not answer (the others are then left out).
+// A nil Registry does nothing.
 func (r *Registry) Store(st StoreStats) {
+	if r == nil {
+		return
+	}
 	r.reg.MustRegister(&storeCollector{st: st})
 }
 
@@ -139,7 +143,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
-	n := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v) }
+	n := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	g(storeDescs.up, 1)
 	g(storeDescs.messages, float64(st.Total))
 	g(storeDescs.unread, float64(st.Unread))

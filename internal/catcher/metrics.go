@@ -1,4 +1,4 @@
-package main
+package catcher
 
 import (
 	"github.com/letterbox-mail/letterbox/metrics"
