@@ -86,6 +86,15 @@ func WithLogger(log *slog.Logger) Option {
 	return func(s *settings) { s.cfg.Logger = log }
 }
 
+// WithWebhook POSTs each new message's summary to url (repeat the option for more URLs),
+// signed with secret unless it is "" (see package webhook for the headers).
+func WithWebhook(url, secret string) Option {
+	return func(s *settings) {
+		s.cfg.WebhookURLs = append(s.cfg.WebhookURLs, url)
+		s.cfg.WebhookSecret = secret
+	}
+}
+
 // Start runs letterbox for the test t and stops it, with its database unless WithDB was given,
 // when t and its subtests end. It fails t when letterbox cannot start.
 func Start(t testing.TB, opts ...Option) *Server {

@@ -2,9 +2,12 @@ package letterboxtest_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/smtp"
 	"net/textproto"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/letterboxtest"
+	"github.com/letterbox-mail/letterbox/webhook"
 )
 
 // signUp is the application under test: it mails a confirmation link over SMTP.
@@ -206,5 +210,35 @@ func TestWithMaxMessageSize(t *testing.T) {
 	h, err := mail.Client().Headers(t.Context(), "latest")
 	if err != nil || len(h["Received"]) != 1 || !strings.Contains(h["Received"][0], "by mx.example") {
 		t.Errorf("WithHostname: Received %v %v", h["Received"], err)
+	}
+}
+
+// A test of the application's own webhook receiver: letterbox calls it for each message.
+func TestWithWebhook(t *testing.T) {
+	type delivery struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan delivery, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- delivery{r.Header, body}
+	}))
+	defer hook.Close()
+	mail := letterboxtest.Start(t, letterboxtest.WithWebhook(hook.URL, "shh"))
+	if err := signUp(mail.SMTPAddr(), "hooked@app.test"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		var sum client.Summary
+		if err := json.Unmarshal(d.body, &sum); err != nil || sum.To[0].Address != "hooked@app.test" {
+			t.Errorf("webhook body %s: %v", d.body, err)
+		}
+		if err := webhook.Verify("shh", d.header, d.body, time.Minute); err != nil {
+			t.Errorf("signature: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook within 10s")
 	}
 }

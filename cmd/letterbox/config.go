@@ -27,6 +27,8 @@ type config struct {
 	LogLevel                                    string
 	LogFormat                                   string
 	Metrics                                     bool
+	WebhookURLs                                 stringList
+	WebhookSecret                               string
 }
 
 // errHelp means --help was asked for and shown.
@@ -77,6 +79,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.ReadAuthFile, "read-auth-file", "", "htpasswd file (bcrypt) for POP3 and IMAP logins (default: any login works)")
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
+	declareWebhookFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }

@@ -34,5 +34,7 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		HTTPAuthFile:       cfg.HTTPAuthFile,
 		ReadAuthFile:       cfg.ReadAuthFile,
 		Metrics:            cfg.Metrics,
+		WebhookURLs:        cfg.WebhookURLs,
+		WebhookSecret:      cfg.WebhookSecret,
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
+	"github.com/letterbox-mail/letterbox/webhook"
 	"github.com/letterbox-mail/letterbox/webui"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	ReadAuthFile string   // htpasswd (bcrypt) for POP3 and IMAP; "" accepts any login
 
 	Metrics bool // serve Prometheus metrics at /metrics on the HTTP listener
+
+	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
+	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
@@ -84,6 +88,8 @@ type Catcher struct {
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
+	Webhooks *webhook.Sender
 
 	cfg       Config
 	log       *slog.Logger
@@ -206,6 +212,9 @@ func (c *Catcher) build() error {
 		c.add("http", cfg.HTTP, "", "", srv)
 		clientMetrics(c.metrics, "websocket", srv.WebsocketClients)
 	}
+	if err := c.buildWebhooks(); err != nil {
+		return err
+	}
 	if cfg.POP3 != "" || cfg.POP3S != "" {
 		srv, err := pop3d.New(c.Store, pop3d.Options{Hostname: cfg.Hostname, TLSConfig: c.tls, AuthFile: cfg.ReadAuthFile, Logger: c.log})
 		if err != nil {
@@ -249,6 +258,9 @@ func (c *Catcher) Addr(name string) string {
 // opened it closes those it opened and returns the error, naming the listener. A server that
 // fails later is reported on Err.
 func (c *Catcher) Start() error {
+	if c.Webhooks != nil {
+		c.Webhooks.Start() // before any listener: no message goes unannounced
+	}
 	for _, ep := range c.endpoints {
 		l, err := net.Listen("tcp", ep.Addr)
 		if err != nil {
@@ -305,6 +317,9 @@ func (c *Catcher) Shutdown(ctx context.Context) error {
 		sw.Wait()
 		c.closeListeners() // those never served (Start failed half-way)
 		c.wg.Wait()
+		if c.Webhooks != nil {
+			c.Webhooks.Shutdown(ctx) // what is still queued gets the rest of the grace
+		}
 		c.stopErr = c.Store.Close()
 	})
 	return c.stopErr
