@@ -309,11 +309,12 @@ func isNetErr(err error) bool {
 
 // redact keeps a password in a connection URL out of an error message.
 func redact(err error) error {
-	return errors.New(passwordRE(err.Error()))
+	return errors.New(Redact(err.Error()))
 }
 
-// passwordRE replaces the password of any user:password@ in s with xxxxx.
-func passwordRE(s string) string {
+// Redact returns s with the password of a URL's user:password@ replaced by xxxxx: what a
+// connection URL may show in logs and the API.
+func Redact(s string) string {
 	i := strings.Index(s, "://")
 	if i < 0 {
 		return s
