@@ -55,7 +55,9 @@ type testServer struct {
 
 // startServer runs a test server on 127.0.0.1; implicit puts it behind implicit TLS; otherwise
 // it offers STARTTLS.
-func startServer(t *testing.T, implicit bool) *testServer { return startServerOn(t, "127.0.0.1:0", implicit) }
+func startServer(t *testing.T, implicit bool) *testServer {
+	return startServerOn(t, "127.0.0.1:0", implicit)
+}
 
 // startServerOn is startServer on a given address.
 func startServerOn(t *testing.T, addr string, implicit bool) *testServer {
