@@ -99,6 +99,7 @@ type storedPart struct {
 func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, error) {
 	// Read after a gap the trace header fields will usually fit in, so that prepending them
 	// does not copy the message. The buffer is reused: nothing prepared refers to it.
+	start := time.Now()
 	s.incoming.Add(1) // submit takes it back once the message is queued
 	buf, _ := s.buffers.Get().(*bytes.Buffer)
 	if buf == nil {
@@ -117,6 +118,9 @@ func (s *Store) Add(ctx context.Context, env Envelope, raw io.Reader) (Summary, 
 		s.buffers.Put(buf)
 	}
 	res := s.submit(ctx, writeReq{rec: rec})
+	if res.err == nil && s.opts.Observer != nil {
+		s.opts.Observer.ObserveIngest(time.Since(start))
+	}
 	return res.summary, res.err
 }
 

@@ -125,6 +125,7 @@ type Stats struct {
 	Size         int64          // bytes of all raw messages
 	DatabaseSize int64          // bytes of the database file(s)
 	Tags         map[string]int // tag name to number of messages; never nil
+	Stored       int64          // messages this process stored since Open
 	Deleted      int64          // messages deleted since Open
 	Commits      int64          // write transactions committed since Open
 	Writes       int64          // messages and changes in them (Writes/Commits: the batch size)

@@ -198,6 +198,9 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 	}
 	s.commits.Add(1)
 	s.committed.Add(int64(len(batch)))
+	if s.opts.Observer != nil {
+		s.opts.Observer.ObserveCommit(len(batch))
+	}
 	inserted := false
 	var all []Event
 	for _, evs := range events {
@@ -205,6 +208,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 			switch ev.Type {
 			case EventNew:
 				inserted = true
+				s.stored.Add(1)
 			case EventDelete:
 				s.deleted.Add(1)
 			case EventPrune:
