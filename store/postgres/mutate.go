@@ -198,7 +198,7 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 			return nil, err
 		}
 		// The vocabulary stays: other processes remember which words it holds.
-		if _, err := tx.Exec(ctx, "TRUNCATE parts, contents, recipients, tags, search, messages"); err != nil {
+		if _, err := tx.Exec(ctx, "TRUNCATE messages CASCADE"); err != nil { // and every table that refers to it
 			return nil, fmt.Errorf("delete all: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "UPDATE counters SET total = 0, unread = 0, size = 0"); err != nil {

@@ -20,6 +20,7 @@ type note struct {
 	UIDs   []int64  `json:"u,omitempty"`
 	IDs    []string `json:"i,omitempty"`
 	Read   *bool    `json:"r,omitempty"`
+	Jobs   []int64  `json:"j,omitempty"` // for noteNew: the auto-relay jobs queued with the messages
 }
 
 // The kinds of note.
@@ -30,6 +31,7 @@ const (
 	noteDelete   = "delete"   // messages deleted: UIDs and IDs
 	notePrune    = "prune"    // retention deleted messages: UIDs
 	noteTruncate = "truncate" // every message deleted
+	noteRelay    = "relay"    // relay jobs changed: their numbers (in UIDs) and messages' IDs
 )
 
 // noteChunk is the most messages one notification names: PostgreSQL's payloads hold 8,000 bytes.
@@ -47,6 +49,9 @@ func (s *Store) notify(ctx context.Context, tx pgx.Tx, n note, evs []store.Event
 			if part.IDs != nil {
 				part.IDs = part.IDs[:noteChunk]
 			}
+		}
+		if len(n.UIDs) > noteChunk {
+			part.Jobs = nil // with the last part
 		}
 		parts = append(parts, part)
 		if len(n.UIDs) <= noteChunk {
@@ -187,8 +192,21 @@ func (s *Store) eventsOf(ctx context.Context, n note) ([]store.Event, error) {
 		if err != nil {
 			return nil, err
 		}
+		relays := map[int64]store.Event{}
+		if len(n.Jobs) > 0 {
+			jobs, err := s.relayJobs(ctx, "j.job = ANY($1)", n.Jobs)
+			if err != nil {
+				return nil, err
+			}
+			for _, j := range jobs {
+				relays[j.UID] = store.RelayEvent(j)
+			}
+		}
 		for i := range sums {
 			evs = append(evs, store.Event{Type: store.EventNew, Summary: &sums[i], ID: sums[i].ID, UID: sums[i].UID})
+			if ev, ok := relays[sums[i].UID]; ok {
+				evs = append(evs, ev)
+			}
 		}
 	case noteRead:
 		for i, uid := range n.UIDs {
@@ -210,6 +228,14 @@ func (s *Store) eventsOf(ctx context.Context, n note) ([]store.Event, error) {
 		evs = append(evs, store.Event{Type: store.EventPrune, UIDs: n.UIDs})
 	case noteTruncate:
 		evs = append(evs, store.TruncateEvent(0))
+	case noteRelay:
+		jobs, err := s.relayJobs(ctx, "j.job = ANY($1)", n.UIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range jobs {
+			evs = append(evs, store.RelayEvent(j))
+		}
 	}
 	return evs, nil
 }

@@ -240,12 +240,22 @@ func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, [
 				return err
 			}
 		}
-		evs = make([]store.Event, len(recs))
-		for i, p := range recs {
-			sum := p.Summary
-			evs[i] = store.Event{Type: store.EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}
+		// Auto-relay jobs are queued in the transaction that stores the messages, and each is
+		// announced right after its message.
+		relayEvs, err := s.autoRelay(ctx, tx, recs)
+		if err != nil {
+			return err
 		}
-		return s.notify(ctx, tx, note{Type: noteNew, UIDs: uids}, evs)
+		nt := note{Type: noteNew, UIDs: uids}
+		for _, p := range recs {
+			sum := p.Summary
+			evs = append(evs, store.Event{Type: store.EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID})
+			if ev, ok := relayEvs[sum.UID]; ok {
+				evs = append(evs, ev)
+				nt.Jobs = append(nt.Jobs, ev.Relay.Job)
+			}
+		}
+		return s.notify(ctx, tx, nt, evs)
 	})
 	if err != nil {
 		if t != nil {
