@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/smtp"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/letterbox-mail/letterbox/client"
+	"github.com/letterbox-mail/letterbox/internal/smtptest"
 	"github.com/letterbox-mail/letterbox/letterboxtest"
 	"github.com/letterbox-mail/letterbox/mcpserver"
 )
@@ -52,28 +52,7 @@ func (a *app) signUp(email, token string) error {
 		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nWelcome! Confirm your account: " + link + "\r\nYour code: 640912\r\n" +
 		"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Welcome!</p><p><a href=\"" + link + "\">Confirm your account</a></p>" +
 		"<p>Or enter the code <b>640912</b>.</p><p><a href=\"https://acme.test/privacy\">Privacy</a></p>\r\n--b--\r\n"
-	c, err := smtp.Dial(a.smtpAddr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Mail("no-reply@acme.test"); err != nil {
-		return err
-	}
-	if err := c.Rcpt(email); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return smtptest.Send(a.smtpAddr, "no-reply@acme.test", []string{email}, msg)
 }
 
 // call calls a tool and decodes its structured output into out; it fails the test on a tool error.
@@ -279,26 +258,7 @@ func TestToolErrorsAndTimeouts(t *testing.T) {
 }
 
 func sendPlain(addr, msg string) error {
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Mail("a@example.com"); err != nil {
-		return err
-	}
-	if err := c.Rcpt("b@example.com"); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	io.WriteString(w, msg)
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
+	return smtptest.Send(addr, "a@example.com", []string{"b@example.com"}, msg)
 }
 
 func TestDeleteWhenAllowed(t *testing.T) {
