@@ -47,6 +47,10 @@ type Options struct {
 	// PruneInterval is how often retention runs. Default 1 minute; it also runs after ingest when
 	// MaxMessages is exceeded.
 	PruneInterval time.Duration
+	// RelayMatching, when set, queues a relay job (RelayAuto, to the envelope recipients, or the
+	// To, Cc and Bcc addresses when there were none) for every message this Store adds that the
+	// filter selects, in the transaction that stores the message. nil relays nothing.
+	RelayMatching *Filter
 	// Observer, when set, is told how long each message took to store and how many requests each
 	// group commit held (for metrics).
 	Observer Observer

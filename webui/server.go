@@ -129,6 +129,7 @@ type Server struct {
 	changes   atomic.Uint64 // store events seen by any websocket client: cached stats older than the last are stale
 
 	websockets atomic.Int64 // websocket clients connected (Mailpit's and MailHog's)
+	waits      atomic.Int64 // /api/v1/wait requests waiting
 
 	mu      sync.Mutex
 	closing chan struct{} // closed on Shutdown/Close: ends websockets and waits
@@ -195,6 +196,9 @@ func New(opts Options) (*Server, error) {
 
 // WebsocketClients returns the number of websocket clients connected now (for metrics).
 func (s *Server) WebsocketClients() int { return int(s.websockets.Load()) }
+
+// WaitRequests returns the number of /api/v1/wait requests waiting now (for metrics).
+func (s *Server) WaitRequests() int { return int(s.waits.Load()) }
 
 // Handler returns the server's HTTP handler, with every security check, for tests and embedding.
 // Requests must carry an allowed Host (such as 127.0.0.1 or localhost), as on the wire.

@@ -66,7 +66,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.POP3S, "pop3s", off, "POP3 over implicit TLS listen address, or off")
 	str(&cfg.IMAP, "imap", "127.0.0.1:1143", "IMAP listen address, or off")
 	str(&cfg.IMAPS, "imaps", off, "IMAP over implicit TLS listen address, or off")
-	str(&cfg.DB, "db", defaultDBPath(), "SQLite database file (created on first run)")
+	str(&cfg.DB, "db", defaultDBPath(), "SQLite database file (created on first run), or a postgres://user:pass@host:5432/db URL")
 	str(&cfg.Hostname, "hostname", "", "name in the SMTP greeting and Received: headers (default: the machine's host name)")
 	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", 50<<20, "largest message accepted, in bytes ["+envName("max-message-size")+"]")
 	fs.IntVar(&cfg.SMTPMaxConnections, "smtp-max-connections", 1000, "most SMTP connections at once ["+envName("smtp-max-connections")+"]")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/store/postgres"
 )
 
 // newLogger returns a logger at the configured level, writing text (key=value) or JSON lines.
@@ -48,7 +49,7 @@ func serveAlongside(ctx context.Context, cfg *config, stdout, stderr io.Writer, 
 		c.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", cfg.DB)
+	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", postgres.Redact(cfg.DB))
 	eps := c.Endpoints()
 	for _, ep := range eps {
 		shown := ep.Addr

@@ -23,6 +23,7 @@ import (
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
+	"github.com/letterbox-mail/letterbox/store/postgres"
 	"github.com/letterbox-mail/letterbox/webhook"
 	"github.com/letterbox-mail/letterbox/webui"
 )
@@ -39,7 +40,7 @@ type Config struct {
 	POP3, POP3S string
 	IMAP, IMAPS string
 
-	DB       string       // SQLite database file, created when missing. Required.
+	DB       string       // SQLite database file, created when missing, or a postgres:// URL. Required.
 	Hostname string       // SMTP greeting, Received: headers, certificate; "" means the machine's name
 	Version  string       // shown by the API; "" means "dev"
 	Logger   *slog.Logger // nil discards
@@ -86,8 +87,9 @@ type server interface {
 
 // Catcher is letterbox assembled: a store and the servers over it.
 type Catcher struct {
-	// Store is the one store every server reads and writes.
-	Store *store.Store
+	// Store is the one store every server reads and writes: SQLite (*store.Store) or PostgreSQL
+	// (*postgres.Store), as Config.DB says.
+	Store store.Engine
 	// SMTP is the SMTP server, nil when neither SMTP listener is configured.
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
@@ -135,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		reg = metrics.New()
 		opts.Observer = reg
 	}
-	st, err := store.Open(ctx, opts)
+	st, err := openStore(ctx, cfg.DB, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +148,14 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openStore opens the engine db names: a postgres:// URL is PostgreSQL, anything else a SQLite file.
+func openStore(ctx context.Context, db string, opts store.Options) (store.Engine, error) {
+	if postgres.IsURL(db) {
+		return postgres.Open(ctx, db, opts)
+	}
+	return store.Open(ctx, opts)
 }
 
 // tlsConfig loads the configured certificate, or makes a self-signed one for the host names.
@@ -208,7 +218,7 @@ func (c *Catcher) build() error {
 			Version:      cfg.Version,
 			SMTPAddr:     cfg.SMTP,
 			SMTPStats:    smtpStats,
-			Database:     cfg.DB,
+			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
 		})
@@ -218,6 +228,9 @@ func (c *Catcher) build() error {
 		c.HTTP = srv
 		c.add("http", cfg.HTTP, "", "", srv) // "" (MCP over stdio only): built, not listening
 		clientMetrics(c.metrics, "websocket", srv.WebsocketClients)
+		if c.metrics != nil {
+			c.metrics.GaugeFunc("http_wait_requests", "/api/v1/wait requests waiting for mail now.", func() float64 { return float64(srv.WaitRequests()) })
+		}
 	}
 	if err := c.buildWebhooks(); err != nil {
 		return err
