@@ -34,6 +34,8 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		HTTPAuthFile:       cfg.HTTPAuthFile,
 		ReadAuthFile:       cfg.ReadAuthFile,
 		Metrics:            cfg.Metrics,
+		MCP:                cfg.MCP,
+		MCPAllowDelete:     cfg.MCPAllowDelete,
 		WebhookURLs:        cfg.WebhookURLs,
 		WebhookSecret:      cfg.WebhookSecret,
 	}

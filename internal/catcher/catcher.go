@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/letterbox-mail/letterbox/imapd"
+	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
@@ -60,6 +61,9 @@ type Config struct {
 
 	Metrics bool // serve Prometheus metrics at /metrics on the HTTP listener
 
+	MCP            bool // build the MCP server (Catcher.MCP): at /mcp when HTTP listens, and for ServeStdio
+	MCPAllowDelete bool // offer the MCP tool that deletes messages
+
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
 }
@@ -90,6 +94,8 @@ type Catcher struct {
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// MCP is the MCP server, nil unless Config.MCP. Its tools use the HTTP API in-process.
+	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
 
@@ -201,7 +207,7 @@ func (c *Catcher) build() error {
 			return webui.SMTPStats{Accepted: s.SMTPAccepted, AcceptedSize: s.SMTPAcceptedSize, Rejected: s.SMTPRejected, Ignored: s.SMTPIgnored}
 		}
 	}
-	if cfg.HTTP != "" {
+	if cfg.HTTP != "" || cfg.MCP {
 		srv, err := webui.New(webui.Options{
 			Store:        c.Store,
 			Static:       cfg.Static,
@@ -214,12 +220,13 @@ func (c *Catcher) build() error {
 			SMTPStats:    smtpStats,
 			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
+			MCP:          c.buildMCP(),
 		})
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
 		c.HTTP = srv
-		c.add("http", cfg.HTTP, "", "", srv)
+		c.add("http", cfg.HTTP, "", "", srv) // "" (MCP over stdio only): built, not listening
 		clientMetrics(c.metrics, "websocket", srv.WebsocketClients)
 		if c.metrics != nil {
 			c.metrics.GaugeFunc("http_wait_requests", "/api/v1/wait requests waiting for mail now.", func() float64 { return float64(srv.WaitRequests()) })
@@ -354,6 +361,9 @@ func (c *Catcher) servers() []server {
 			seen[ep.srv] = true
 			out = append(out, ep.srv)
 		}
+	}
+	if c.HTTP != nil && !seen[c.HTTP] {
+		out = append(out, c.HTTP) // built for MCP over stdio, not listening: its requests end too
 	}
 	return out
 }
