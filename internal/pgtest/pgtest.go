@@ -167,3 +167,32 @@ func (p *Proxy) Restore() {
 	}
 	p.serve(l)
 }
+
+// Kept returns the URL of the database name on the test server, creating it when missing, and
+// whether it existed: benchmarks seed one once and keep it between runs (DROP DATABASE to reseed).
+func Kept(t testing.TB, name string) (string, bool) {
+	t.Helper()
+	server := Server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", EnvVar, err)
+	}
+	defer admin.Close(context.Background())
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			t.Fatalf("pgtest: create database: %v", err)
+		}
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String(), exists
+}
