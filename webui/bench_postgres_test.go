@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,26 +34,8 @@ func benchPostgres(b *testing.B) *postgres.Store {
 	if err := st.DeleteAll(ctx); err != nil {
 		b.Fatal(err)
 	}
-	vocab := benchVocabulary()
 	start := time.Now()
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 64 {
-		wg.Go(func() {
-			for i := range work {
-				env, raw := benchMessage(i, vocab)
-				if _, err := st.Add(ctx, env, strings.NewReader(raw)); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	for i := range benchMessages {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	seedBench(b, st)
 	b.Logf("seeded %d messages in PostgreSQL in %v", benchMessages, time.Since(start))
 	return st
 }
