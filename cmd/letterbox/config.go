@@ -29,6 +29,7 @@ type config struct {
 	Metrics                                     bool
 	WebhookURLs                                 stringList
 	WebhookSecret                               string
+	Relay                                       relayFlags
 }
 
 // errHelp means --help was asked for and shown.
@@ -80,6 +81,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
 	declareWebhookFlags(fs, cfg)
+	declareRelayFlags(fs, &cfg.Relay)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
@@ -110,6 +112,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
+			set[f.Name] = true
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
 			}
@@ -126,6 +129,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--smtp-tls-cert and --smtp-tls-key go together")
+	}
+	if err := cfg.Relay.resolve(set); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

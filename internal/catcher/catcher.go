@@ -20,6 +20,7 @@ import (
 	"github.com/letterbox-mail/letterbox/imapd"
 	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
+	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
 	"github.com/letterbox-mail/letterbox/store/postgres"
@@ -62,6 +63,13 @@ type Config struct {
 
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
+
+	Relay           *relay.Config // the SMTP relay releases go through; nil or no Host: none
+	ReleaseHosts    []string      // hosts a MailHog release may name besides the relay ("*": any public host)
+	RelayMatching   string        // auto-relay every new message this search matches
+	RelayAll        bool          // auto-relay every new message
+	RelayRetryDelay time.Duration // auto-relay: first retry after this, doubling; 0 means relay's default
+	RelayRetries    int           // auto-relay: tries before giving up; 0 means relay's default
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
@@ -92,6 +100,10 @@ type Catcher struct {
 	HTTP *webui.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
+	// Relay sends releases on, nil without a relay or release hosts.
+	Relay *relay.Relay
+	// RelayWorker delivers the store's relay queue, nil without a relay.
+	RelayWorker *relay.Worker
 
 	cfg       Config
 	log       *slog.Logger
@@ -126,6 +138,9 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		return nil, err
 	}
 	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger}
+	if opts.RelayMatching, err = relayMatching(cfg); err != nil {
+		return nil, err
+	}
 	var reg *metrics.Registry
 	if cfg.Metrics {
 		reg = metrics.New()
@@ -181,6 +196,9 @@ func (c *Catcher) add(name, addr, tlsName, tlsAddr string, srv server) {
 // build creates every server whose address is set.
 func (c *Catcher) build() error {
 	cfg := c.cfg
+	if err := c.buildRelay(); err != nil {
+		return err
+	}
 	var smtpStats func() webui.SMTPStats
 	if cfg.SMTP != "" || cfg.SMTPS != "" {
 		srv, err := smtpd.New(c.Store, smtpd.Options{
@@ -202,7 +220,7 @@ func (c *Catcher) build() error {
 		}
 	}
 	if cfg.HTTP != "" {
-		srv, err := webui.New(webui.Options{
+		wo := webui.Options{
 			Store:        c.Store,
 			Static:       cfg.Static,
 			Logger:       c.log,
@@ -214,7 +232,9 @@ func (c *Catcher) build() error {
 			SMTPStats:    smtpStats,
 			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
-		})
+		}
+		c.relayOptions(&wo)
+		srv, err := webui.New(wo)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
@@ -274,6 +294,9 @@ func (c *Catcher) Start() error {
 	if c.Webhooks != nil {
 		c.Webhooks.Start() // before any listener: no message goes unannounced
 	}
+	if c.RelayWorker != nil {
+		c.RelayWorker.Start()
+	}
 	for _, ep := range c.endpoints {
 		l, err := net.Listen("tcp", ep.Addr)
 		if err != nil {
@@ -332,6 +355,9 @@ func (c *Catcher) Shutdown(ctx context.Context) error {
 		c.wg.Wait()
 		if c.Webhooks != nil {
 			c.Webhooks.Shutdown(ctx) // what is still queued gets the rest of the grace
+		}
+		if c.RelayWorker != nil {
+			c.RelayWorker.Stop() // a delivery in progress is queued again
 		}
 		c.stopErr = c.Store.Close()
 	})
