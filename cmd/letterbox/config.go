@@ -92,7 +92,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs := newFlagSet(cfg, out)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "letterbox catches mail for developers: SMTP in, web inbox, API, POP3 and IMAP out.\n\n")
-		fmt.Fprintf(out, "Usage:\n  letterbox [flags]        run the servers\n  letterbox version        print the version\n  letterbox bench [flags]  measure SMTP ingest throughput\n\nFlags (each also read from the environment variable in brackets; a flag wins):\n")
+		fmt.Fprintf(out, "Usage:\n  letterbox [flags]        run the servers\n  letterbox version        print the version\n  letterbox bench [flags]  measure SMTP ingest throughput\n  letterbox sendmail [-t] [-i] [-f FROM] [recipient...]  submit a message from standard input (also as a link named sendmail)\n  letterbox ingest PATH... store .eml files, mbox files and Maildirs\n  letterbox export [--format mbox|maildir|eml] [--query Q] DEST\n\nFlags (each also read from the environment variable in brackets; a flag wins):\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
