@@ -9,21 +9,35 @@ import (
 	"strings"
 
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/store/postgres"
 )
 
-// newLogger returns a text logger at the configured level.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger returns a logger at the configured level, writing text (key=value) or JSON lines.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 // serve opens the store, starts every enabled server, and runs until ctx is cancelled or a
 // server fails; then it shuts everything down gracefully.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
-	log, err := newLogger(cfg.LogLevel, stderr)
+	return serveAlongside(ctx, cfg, stdout, stderr, nil)
+}
+
+// serveAlongside is serve that also runs alongside (when not nil) once every server listens:
+// its return ends the run as a cancelled ctx does (letterbox mcp's stdio session).
+func serveAlongside(ctx context.Context, cfg *config, stdout, stderr io.Writer, alongside func(context.Context, *catcher.Catcher) error) error {
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err != nil {
 		return err
 	}
@@ -35,7 +49,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		c.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", cfg.DB)
+	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", postgres.Redact(cfg.DB))
 	eps := c.Endpoints()
 	for _, ep := range eps {
 		shown := ep.Addr
@@ -47,12 +61,19 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, readyLine(eps))
 
+	var ended chan error
+	if alongside != nil {
+		ended = make(chan error, 1)
+		go func() { ended <- alongside(ctx, c) }()
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case runErr = <-c.Err():
 		log.Error("server failed; shutting down", "err", runErr)
+	case runErr = <-ended:
+		log.Info("session ended; shutting down")
 	}
 	if err := c.Shutdown(context.Background()); err != nil && runErr == nil {
 		runErr = err

@@ -33,5 +33,10 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		CORSOrigins:        splitList(cfg.CORS),
 		HTTPAuthFile:       cfg.HTTPAuthFile,
 		ReadAuthFile:       cfg.ReadAuthFile,
+		Metrics:            cfg.Metrics,
+		MCP:                cfg.MCP,
+		MCPAllowDelete:     cfg.MCPAllowDelete,
+		WebhookURLs:        cfg.WebhookURLs,
+		WebhookSecret:      cfg.WebhookSecret,
 	}
 }
