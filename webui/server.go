@@ -106,6 +106,12 @@ type Options struct {
 	// HTTP transport), behind the same Host, Origin and authentication checks as the API.
 	// nil: /mcp answers 404.
 	MCP http.Handler
+	// Deliverability makes /deliverability reports; nil answers 400.
+	Deliverability Deliverability
+	// LinkChecker checks links for /link-check; nil answers 400.
+	LinkChecker LinkChecker
+	// SpamAssassin scores messages for /sa-check; nil answers 400, as Mailpit without SpamAssassin.
+	SpamAssassin SpamChecker
 }
 
 // Server is the HTTP server. Its methods are safe for concurrent use.

@@ -30,6 +30,7 @@ type config struct {
 	MCP, MCPAllowDelete                         bool
 	WebhookURLs                                 stringList
 	WebhookSecret                               string
+	Checks                                      checkFlags
 }
 
 // errHelp means --help was asked for and shown.
@@ -82,6 +83,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
 	declareWebhookFlags(fs, cfg)
 	declareMCPFlags(fs, cfg)
+	declareCheckFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
@@ -129,6 +131,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer, extra
 	}
 	if f := strings.ToLower(cfg.LogFormat); f != "text" && f != "json" {
 		return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
+	}
+	if err := validateChecks(cfg.Checks); err != nil {
+		return nil, err
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--smtp-tls-cert and --smtp-tls-key go together")

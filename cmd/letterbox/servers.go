@@ -38,5 +38,9 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		MCPAllowDelete:     cfg.MCPAllowDelete,
 		WebhookURLs:        cfg.WebhookURLs,
 		WebhookSecret:      cfg.WebhookSecret,
+		DNS:                cfg.Checks.DNS,
+		SendingIPs:         cfg.Checks.SendingIPs,
+		SpamAssassin:       cfg.Checks.SpamAssassin,
+		Bulk:               cfg.Checks.Bulk,
 	}
 }

@@ -13,10 +13,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/deliverability"
 	"github.com/letterbox-mail/letterbox/imapd"
 	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
@@ -66,6 +68,11 @@ type Config struct {
 
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
+
+	DNS          string       // the DNS server deliverability checks ask (host[:port]); "" means the system's
+	SendingIPs   []netip.Addr // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
+	SpamAssassin string       // spamd's address (host:port or unix:/path) for spam scores; "" turns them off
+	Bulk         bool         // judge every message as bulk mail in deliverability reports
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
@@ -98,6 +105,8 @@ type Catcher struct {
 	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
+	// Deliverability makes deliverability reports, nil when HTTP is off.
+	Deliverability *deliverability.Checker
 
 	cfg       Config
 	log       *slog.Logger
@@ -208,7 +217,7 @@ func (c *Catcher) build() error {
 		}
 	}
 	if cfg.HTTP != "" || cfg.MCP {
-		srv, err := webui.New(webui.Options{
+		opts := webui.Options{
 			Store:        c.Store,
 			Static:       cfg.Static,
 			Logger:       c.log,
@@ -221,7 +230,11 @@ func (c *Catcher) build() error {
 			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
-		})
+		}
+		if err := c.buildChecks(&opts); err != nil {
+			return err
+		}
+		srv, err := webui.New(opts)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
