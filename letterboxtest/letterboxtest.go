@@ -55,7 +55,8 @@ func WithAuth(username, password string) Option {
 }
 
 // WithDB keeps the messages in the SQLite database at path instead of a temporary one: it is
-// created when missing, kept after the test, and its messages are there at the next Start.
+// created when missing, kept after the test, and its messages are there at the next Start. A
+// postgres:// URL uses that PostgreSQL database instead, as letterbox --db does.
 func WithDB(path string) Option {
 	return func(s *settings) { s.cfg.DB = path }
 }

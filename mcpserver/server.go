@@ -70,7 +70,7 @@ func New(mb Mailbox, opts Options) *Server {
 	}
 	s := &Server{mb: mb, opts: opts, log: opts.Logger.With("component", "mcp")}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "letterbox", Title: "letterbox mail catcher", Version: opts.Version},
-		&mcp.ServerOptions{Instructions: instructions, Logger: s.log})
+		&mcp.ServerOptions{Instructions: instructions, Logger: sdkLogger(s.log)})
 	s.registerTools()
 	return s
 }
@@ -90,7 +90,7 @@ func (s *Server) registerTools() {
 // authentication checks of its own: mount it behind the web server's (webui.Options.MCP).
 func (s *Server) Handler() http.Handler {
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
-		Logger: s.log,
+		Logger: sdkLogger(s.log),
 		// webui has checked Host (DNS rebinding, with the operator's --http-allowed-hosts) and
 		// Origin already; the SDK's own loopback-only Host check would refuse allowed names.
 		DisableLocalhostProtection: true,
@@ -106,4 +106,22 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 // transport) until in ends or ctx is done.
 func (s *Server) ServeStdio(ctx context.Context, in io.ReadCloser, out io.WriteCloser) error {
 	return s.Run(ctx, &mcp.IOTransport{Reader: in, Writer: out})
+}
+
+// sdkLogger passes on the SDK's warnings and errors: its info records (a session started,
+// connected, ended...) would fill letterbox's log at the default level.
+func sdkLogger(l *slog.Logger) *slog.Logger { return slog.New(warnAndAbove{l.Handler()}) }
+
+type warnAndAbove struct{ slog.Handler }
+
+func (h warnAndAbove) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn && h.Handler.Enabled(ctx, level)
+}
+
+func (h warnAndAbove) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnAndAbove{h.Handler.WithAttrs(attrs)}
+}
+
+func (h warnAndAbove) WithGroup(name string) slog.Handler {
+	return warnAndAbove{h.Handler.WithGroup(name)}
 }
