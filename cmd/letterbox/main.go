@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return runIngest(ctx, args[1:], stderr, getenv)
 		case "export":
 			return runExport(ctx, args[1:], stdout, stderr, getenv)
+		case "mcp":
+			return runMCP(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 		case "serve":
 			args = args[1:]
 		}

@@ -38,6 +38,8 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		HTTPAuthFile:       cfg.HTTPAuthFile,
 		ReadAuthFile:       cfg.ReadAuthFile,
 		Metrics:            cfg.Metrics,
+		MCP:                cfg.MCP,
+		MCPAllowDelete:     cfg.MCPAllowDelete,
 		WebhookURLs:        cfg.WebhookURLs,
 		WebhookSecret:      cfg.WebhookSecret,
 		Relay:              cfg.Relay.config,
@@ -46,5 +48,9 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		RelayAll:           cfg.Relay.All,
 		RelayRetryDelay:    cfg.Relay.RetryDelay,
 		RelayRetries:       cfg.Relay.Retries,
+		DNS:                cfg.Checks.DNS,
+		SendingIPs:         cfg.Checks.SendingIPs,
+		SpamAssassin:       cfg.Checks.SpamAssassin,
+		Bulk:               cfg.Checks.Bulk,
 	}
 }
