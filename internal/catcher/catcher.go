@@ -76,10 +76,11 @@ type Config struct {
 	RelayAll        bool          // auto-relay every new message
 	RelayRetryDelay time.Duration // auto-relay: first retry after this, doubling; 0 means relay's default
 	RelayRetries    int           // auto-relay: tries before giving up; 0 means relay's default
-	DNS             string        // the DNS server deliverability checks ask (host[:port]); "" means the system's
-	SendingIPs      []netip.Addr  // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
-	SpamAssassin    string        // spamd's address (host:port or unix:/path) for spam scores; "" turns them off
-	Bulk            bool          // judge every message as bulk mail in deliverability reports
+
+	DNS          string       // the DNS server deliverability checks ask (host[:port]); "" means the system's
+	SendingIPs   []netip.Addr // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
+	SpamAssassin string       // spamd's address (host:port or unix:/path) for spam scores; "" turns them off
+	Bulk         bool         // judge every message as bulk mail in deliverability reports
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
