@@ -20,6 +20,11 @@ type Envelope struct {
 	Username   string    // SMTP AUTH username; "" when the client did not authenticate
 	TLS        bool      // the message came over TLS (STARTTLS or implicit)
 	Received   time.Time // when the message was received; zero means now
+	SessionID  string    `json:",omitempty"` // the SMTP session that delivered it (see Session); "" when unknown
+
+	// Session, when set, is the delivering session's record so far: Add stores it with the
+	// message, in the same transaction, as RecordSession would. Not kept in the envelope.
+	Session *Session `json:"-"`
 }
 
 // Address is a display name and an email address.
