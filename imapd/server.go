@@ -339,3 +339,10 @@ func (s *Server) endSession(sess *session) {
 		s.idle = make(chan struct{})
 	}
 }
+
+// Sessions returns the number of IMAP connections open now (for metrics).
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}

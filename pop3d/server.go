@@ -331,3 +331,10 @@ func (s *Server) closeListenersLocked() {
 		l.Close()
 	}
 }
+
+// Sessions returns the number of POP3 connections open now (for metrics).
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -105,6 +105,10 @@ type Stats struct {
 	SMTPAcceptedSize int64 // bytes of those messages, as received
 	SMTPRejected     int64 // refusals: messages too big, lines too long, storage failures, and every refusal or drop the Policy caused
 	SMTPIgnored      int64 // messages accepted but not stored; letterbox ignores none, so always 0
+
+	SessionsOpen       int64 // connections open now
+	Sessions           int64 // connections served since the server was created
+	ConnectionsRefused int64 // connections refused with 421: over MaxConnections
 }
 
 // Server is an SMTP server that stores every message it receives. Its methods are safe for
@@ -144,6 +148,7 @@ type Server struct {
 	logClosed bool         // set (under logGate) when Close is done: go-smtp's messages are dropped
 
 	accepted, acceptedSize, rejected, ignored atomic.Int64
+	sessions, refusedConns                    atomic.Int64
 }
 
 // New returns a Server that stores messages with d. It fails only when a certificate must be
@@ -235,13 +240,19 @@ func (s *Server) Hostname() string { return s.hostname }
 // one holding the generated certificate. Callers must not modify it.
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
 
-// Stats returns the message counters.
+// Stats returns the message and connection counters.
 func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	open := int64(len(s.open))
+	s.mu.Unlock()
 	return Stats{
-		SMTPAccepted:     s.accepted.Load(),
-		SMTPAcceptedSize: s.acceptedSize.Load(),
-		SMTPRejected:     s.rejected.Load(),
-		SMTPIgnored:      s.ignored.Load(),
+		SMTPAccepted:       s.accepted.Load(),
+		SMTPAcceptedSize:   s.acceptedSize.Load(),
+		SMTPRejected:       s.rejected.Load(),
+		SMTPIgnored:        s.ignored.Load(),
+		SessionsOpen:       open,
+		Sessions:           s.sessions.Load(),
+		ConnectionsRefused: s.refusedConns.Load(),
 	}
 }
 
@@ -284,6 +295,7 @@ func (s *Server) Serve(l net.Listener) error {
 			case s.slots <- struct{}{}:
 			default:
 				s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(), "limit", cap(s.slots))
+				s.refusedConns.Add(1)
 				go refuse(nc)
 				continue
 			}
@@ -335,6 +347,7 @@ func (s *Server) trackConn(c *conn) bool {
 		return false
 	}
 	s.open[c] = struct{}{}
+	s.sessions.Add(1)
 	return true
 }
 

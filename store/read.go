@@ -52,26 +52,7 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	m := &Message{Summary: sum, Envelope: b.Envelope, ReturnPath: b.ReturnPath, Headers: b.Headers,
-		Text: b.Text, HTML: b.HTML, Structure: b.Structure, ParseErrors: b.Errors}
-	m.Attachments, m.Inline = []Part{}, []Part{}
-	for _, p := range b.Parts {
-		if p.Inline {
-			m.Inline = append(m.Inline, p.Part)
-		} else {
-			m.Attachments = append(m.Attachments, p.Part)
-		}
-	}
-	if m.Headers == nil {
-		m.Headers = []Header{}
-	}
-	if m.ParseErrors == nil {
-		m.ParseErrors = []string{}
-	}
-	if m.Envelope.Recipients == nil {
-		m.Envelope.Recipients = []string{}
-	}
-	return m, nil
+	return messageOf(sum, b), nil
 }
 
 // Raw returns the message exactly as stored: the bytes received, after the trace header fields.
@@ -199,7 +180,7 @@ func (s *Store) Part(ctx context.Context, id, partID string) (Part, []byte, erro
 
 // Stats returns store-wide figures.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	st := Stats{Tags: map[string]int{}, Deleted: s.deleted.Load(), Commits: s.commits.Load(), Writes: s.committed.Load()}
+	st := Stats{Tags: map[string]int{}, Stored: s.stored.Load(), Deleted: s.deleted.Load(), Commits: s.commits.Load(), Writes: s.committed.Load()}
 	if err := s.readDB.QueryRowContext(ctx, "SELECT total, unread, size FROM counters").Scan(&st.Total, &st.Unread, &st.Size); err != nil {
 		return st, fmt.Errorf("store: stats: %w", err)
 	}

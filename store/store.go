@@ -47,6 +47,21 @@ type Options struct {
 	// PruneInterval is how often retention runs. Default 1 minute; it also runs after ingest when
 	// MaxMessages is exceeded.
 	PruneInterval time.Duration
+	// RelayMatching, when set, queues a relay job (RelayAuto, to the envelope recipients, or the
+	// To, Cc and Bcc addresses when there were none) for every message this Store adds that the
+	// filter selects, in the transaction that stores the message. nil relays nothing.
+	RelayMatching *Filter
+	// Observer, when set, is told how long each message took to store and how many requests each
+	// group commit held (for metrics).
+	Observer Observer
+}
+
+// Observer is told what the store did as it happens; it must not block.
+type Observer interface {
+	// ObserveIngest is called once a message Add stored is committed, with the time Add took.
+	ObserveIngest(time.Duration)
+	// ObserveCommit is called after each write transaction with the number of requests in it.
+	ObserveCommit(n int)
 }
 
 // Store is a durable message store. All methods are safe for concurrent use.
@@ -63,6 +78,7 @@ type Store struct {
 	vocab   vocabulary // the words the vocabulary holds: the writer goroutine's alone
 
 	uidValidity uint32
+	stored      atomic.Int64
 	deleted     atomic.Int64
 	incoming    atomic.Int64 // Add calls reading or parsing a message they are about to queue for the writer
 	parsing     atomic.Int64 // those of them that have read it

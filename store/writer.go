@@ -198,6 +198,9 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 	}
 	s.commits.Add(1)
 	s.committed.Add(int64(len(batch)))
+	if s.opts.Observer != nil {
+		s.opts.Observer.ObserveCommit(len(batch))
+	}
 	inserted := false
 	var all []Event
 	for _, evs := range events {
@@ -205,6 +208,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 			switch ev.Type {
 			case EventNew:
 				inserted = true
+				s.stored.Add(1)
 			case EventDelete:
 				s.deleted.Add(1)
 			case EventPrune:
@@ -283,11 +287,19 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		rollback()
 		return results, nil, nil, err
 	}
+	relayed, err := s.autoRelay(ctx, conn, inserted)
+	if err != nil {
+		rollback()
+		return results, nil, nil, err
+	}
 	for i, req := range batch {
 		if req.rec != nil {
 			sum := req.rec.sum
 			results[i].summary = sum
 			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+			if ev, ok := relayed[req.rec]; ok {
+				events[i] = append(events[i], ev)
+			}
 		}
 	}
 	if err := ins.run(ctx, "COMMIT"); err != nil {

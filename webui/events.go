@@ -75,9 +75,11 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request, frame fr
 		done()
 		return // the upgrader answered
 	}
+	s.websockets.Add(1)
 	go func() {
 		defer done()
 		defer sub.Close()
+		defer s.websockets.Add(-1)
 		s.serveEvents(context.Background(), c, sub, frame, withStats)
 	}()
 }

@@ -39,6 +39,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/events", nil, hf(s.events)},
 		{"GET", "/livez", nil, hf(s.livez)},
 		{"GET", "/readyz", nil, hf(s.readyz)},
+		{"GET", "/metrics", nil, hf(s.metrics)},
 
 		// MailHog API v1/v2. GET and DELETE /api/v1/messages are Mailpit's (above).
 		{"GET", "/api/v2/messages", nil, hf(s.mhMessages)},

@@ -99,6 +99,9 @@ type Options struct {
 	PingInterval time.Duration
 	// StatsInterval is the least time between two websocket stats events after changes. Default 250ms.
 	StatsInterval time.Duration
+	// Metrics, when set, is served at /metrics (Prometheus text format), behind the same
+	// authentication as the API. nil: /metrics answers 404.
+	Metrics http.Handler
 }
 
 // Server is the HTTP server. Its methods are safe for concurrent use.
@@ -119,6 +122,9 @@ type Server struct {
 	statsLast store.Stats
 	statsOf   uint64        // the value of changes statsLast was read at
 	changes   atomic.Uint64 // store events seen by any websocket client: cached stats older than the last are stale
+
+	websockets atomic.Int64 // websocket clients connected (Mailpit's and MailHog's)
+	waits      atomic.Int64 // /api/v1/wait requests waiting
 
 	mu      sync.Mutex
 	closing chan struct{} // closed on Shutdown/Close: ends websockets and waits
@@ -181,6 +187,12 @@ func New(opts Options) (*Server, error) {
 	}
 	return s, nil
 }
+
+// WebsocketClients returns the number of websocket clients connected now (for metrics).
+func (s *Server) WebsocketClients() int { return int(s.websockets.Load()) }
+
+// WaitRequests returns the number of /api/v1/wait requests waiting now (for metrics).
+func (s *Server) WaitRequests() int { return int(s.waits.Load()) }
 
 // Handler returns the server's HTTP handler, with every security check, for tests and embedding.
 // Requests must carry an allowed Host (such as 127.0.0.1 or localhost), as on the wire.

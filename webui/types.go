@@ -120,6 +120,10 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// NewSummary returns the list item Mailpit's API shows for a stored message (the body of
+// Mailpit's webhook, too).
+func NewSummary(s store.Summary) Summary { return summaryJSON(s) }
+
 // summaryJSON converts a store summary to Mailpit's shape.
 func summaryJSON(s store.Summary) Summary {
 	return Summary{

@@ -25,6 +25,10 @@ type config struct {
 	HTTPAllowedHosts, CORS                      string
 	HTTPAuthFile, ReadAuthFile                  string
 	LogLevel                                    string
+	LogFormat                                   string
+	Metrics                                     bool
+	WebhookURLs                                 stringList
+	WebhookSecret                               string
 }
 
 // errHelp means --help was asked for and shown.
@@ -61,7 +65,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.POP3S, "pop3s", off, "POP3 over implicit TLS listen address, or off")
 	str(&cfg.IMAP, "imap", "127.0.0.1:1143", "IMAP listen address, or off")
 	str(&cfg.IMAPS, "imaps", off, "IMAP over implicit TLS listen address, or off")
-	str(&cfg.DB, "db", defaultDBPath(), "SQLite database file (created on first run)")
+	str(&cfg.DB, "db", defaultDBPath(), "SQLite database file (created on first run), or a postgres://user:pass@host:5432/db URL")
 	str(&cfg.Hostname, "hostname", "", "name in the SMTP greeting and Received: headers (default: the machine's host name)")
 	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", 50<<20, "largest message accepted, in bytes ["+envName("max-message-size")+"]")
 	fs.IntVar(&cfg.SMTPMaxConnections, "smtp-max-connections", 1000, "most SMTP connections at once ["+envName("smtp-max-connections")+"]")
@@ -74,6 +78,9 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.HTTPAuthFile, "http-auth-file", "", "htpasswd file (bcrypt) protecting the web inbox, API and websocket")
 	str(&cfg.ReadAuthFile, "read-auth-file", "", "htpasswd file (bcrypt) for POP3 and IMAP logins (default: any login works)")
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
+	declareWebhookFlags(fs, cfg)
+	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
 
@@ -113,6 +120,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	}
 	if cfg.MaxMessageSize <= 0 {
 		return nil, fmt.Errorf("--max-message-size must be positive, got %s", strconv.FormatInt(cfg.MaxMessageSize, 10))
+	}
+	if f := strings.ToLower(cfg.LogFormat); f != "text" && f != "json" {
+		return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--smtp-tls-cert and --smtp-tls-key go together")

@@ -9,21 +9,29 @@ import (
 	"strings"
 
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/store/postgres"
 )
 
-// newLogger returns a text logger at the configured level.
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+// newLogger returns a logger at the configured level, writing text (key=value) or JSON lines.
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 // serve opens the store, starts every enabled server, and runs until ctx is cancelled or a
 // server fails; then it shuts everything down gracefully.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
-	log, err := newLogger(cfg.LogLevel, stderr)
+	log, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err != nil {
 		return err
 	}
@@ -35,7 +43,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		c.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", cfg.DB)
+	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", postgres.Redact(cfg.DB))
 	eps := c.Endpoints()
 	for _, ep := range eps {
 		shown := ep.Addr

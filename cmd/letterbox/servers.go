@@ -33,5 +33,8 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		CORSOrigins:        splitList(cfg.CORS),
 		HTTPAuthFile:       cfg.HTTPAuthFile,
 		ReadAuthFile:       cfg.ReadAuthFile,
+		Metrics:            cfg.Metrics,
+		WebhookURLs:        cfg.WebhookURLs,
+		WebhookSecret:      cfg.WebhookSecret,
 	}
 }

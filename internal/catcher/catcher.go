@@ -18,9 +18,12 @@ import (
 	"time"
 
 	"github.com/letterbox-mail/letterbox/imapd"
+	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
+	"github.com/letterbox-mail/letterbox/store/postgres"
+	"github.com/letterbox-mail/letterbox/webhook"
 	"github.com/letterbox-mail/letterbox/webui"
 )
 
@@ -36,7 +39,7 @@ type Config struct {
 	POP3, POP3S string
 	IMAP, IMAPS string
 
-	DB       string       // SQLite database file, created when missing. Required.
+	DB       string       // SQLite database file, created when missing, or a postgres:// URL. Required.
 	Hostname string       // SMTP greeting, Received: headers, certificate; "" means the machine's name
 	Version  string       // shown by the API; "" means "dev"
 	Logger   *slog.Logger // nil discards
@@ -54,6 +57,11 @@ type Config struct {
 	CORSOrigins  []string // origins allowed to read the API from a browser
 	HTTPAuthFile string   // htpasswd (bcrypt) for the inbox, API and websocket; "" means none
 	ReadAuthFile string   // htpasswd (bcrypt) for POP3 and IMAP; "" accepts any login
+
+	Metrics bool // serve Prometheus metrics at /metrics on the HTTP listener
+
+	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
+	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
@@ -75,15 +83,19 @@ type server interface {
 
 // Catcher is letterbox assembled: a store and the servers over it.
 type Catcher struct {
-	// Store is the one store every server reads and writes.
-	Store *store.Store
+	// Store is the one store every server reads and writes: SQLite (*store.Store) or PostgreSQL
+	// (*postgres.Store), as Config.DB says.
+	Store store.Engine
 	// SMTP is the SMTP server, nil when neither SMTP listener is configured.
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
+	Webhooks *webhook.Sender
 
 	cfg       Config
 	log       *slog.Logger
+	metrics   *metrics.Registry // nil: metrics are off
 	tls       *tls.Config
 	endpoints []*Endpoint
 
@@ -113,18 +125,31 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Options{
-		Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger,
-	})
+	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger}
+	var reg *metrics.Registry
+	if cfg.Metrics {
+		reg = metrics.New()
+		opts.Observer = reg
+	}
+	st, err := openStore(ctx, cfg.DB, opts)
 	if err != nil {
 		return nil, err
 	}
-	c := &Catcher{Store: st, cfg: cfg, log: cfg.Logger, tls: tlsCfg}
+	reg.Store(st)
+	c := &Catcher{Store: st, cfg: cfg, log: cfg.Logger, tls: tlsCfg, metrics: reg}
 	if err := c.build(); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// openStore opens the engine db names: a postgres:// URL is PostgreSQL, anything else a SQLite file.
+func openStore(ctx context.Context, db string, opts store.Options) (store.Engine, error) {
+	if postgres.IsURL(db) {
+		return postgres.Open(ctx, db, opts)
+	}
+	return store.Open(ctx, opts)
 }
 
 // tlsConfig loads the configured certificate, or makes a self-signed one for the host names.
@@ -170,6 +195,7 @@ func (c *Catcher) build() error {
 		}
 		c.SMTP = srv
 		c.add("smtp", cfg.SMTP, "smtps", cfg.SMTPS, srv)
+		smtpMetrics(c.metrics, srv)
 		smtpStats = func() webui.SMTPStats {
 			s := srv.Stats()
 			return webui.SMTPStats{Accepted: s.SMTPAccepted, AcceptedSize: s.SMTPAcceptedSize, Rejected: s.SMTPRejected, Ignored: s.SMTPIgnored}
@@ -186,13 +212,21 @@ func (c *Catcher) build() error {
 			Version:      cfg.Version,
 			SMTPAddr:     cfg.SMTP,
 			SMTPStats:    smtpStats,
-			Database:     cfg.DB,
+			Database:     postgres.Redact(cfg.DB),
+			Metrics:      c.metrics.Handler(),
 		})
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
 		c.HTTP = srv
 		c.add("http", cfg.HTTP, "", "", srv)
+		clientMetrics(c.metrics, "websocket", srv.WebsocketClients)
+		if c.metrics != nil {
+			c.metrics.GaugeFunc("http_wait_requests", "/api/v1/wait requests waiting for mail now.", func() float64 { return float64(srv.WaitRequests()) })
+		}
+	}
+	if err := c.buildWebhooks(); err != nil {
+		return err
 	}
 	if cfg.POP3 != "" || cfg.POP3S != "" {
 		srv, err := pop3d.New(c.Store, pop3d.Options{Hostname: cfg.Hostname, TLSConfig: c.tls, AuthFile: cfg.ReadAuthFile, Logger: c.log})
@@ -200,6 +234,7 @@ func (c *Catcher) build() error {
 			return fmt.Errorf("pop3: %w", err)
 		}
 		c.add("pop3", cfg.POP3, "pop3s", cfg.POP3S, srv)
+		clientMetrics(c.metrics, "pop3", srv.Sessions)
 	}
 	if cfg.IMAP != "" || cfg.IMAPS != "" {
 		srv, err := imapd.New(imapd.Options{Store: c.Store, TLSConfig: c.tls, AuthFile: cfg.ReadAuthFile, Logger: c.log})
@@ -207,6 +242,7 @@ func (c *Catcher) build() error {
 			return fmt.Errorf("imap: %w", err)
 		}
 		c.add("imap", cfg.IMAP, "imaps", cfg.IMAPS, srv)
+		clientMetrics(c.metrics, "imap", srv.Sessions)
 	}
 	return nil
 }
@@ -235,6 +271,9 @@ func (c *Catcher) Addr(name string) string {
 // opened it closes those it opened and returns the error, naming the listener. A server that
 // fails later is reported on Err.
 func (c *Catcher) Start() error {
+	if c.Webhooks != nil {
+		c.Webhooks.Start() // before any listener: no message goes unannounced
+	}
 	for _, ep := range c.endpoints {
 		l, err := net.Listen("tcp", ep.Addr)
 		if err != nil {
@@ -291,6 +330,9 @@ func (c *Catcher) Shutdown(ctx context.Context) error {
 		sw.Wait()
 		c.closeListeners() // those never served (Start failed half-way)
 		c.wg.Wait()
+		if c.Webhooks != nil {
+			c.Webhooks.Shutdown(ctx) // what is still queued gets the rest of the grace
+		}
 		c.stopErr = c.Store.Close()
 	})
 	return c.stopErr
