@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/letterbox-mail/letterbox/client"
+	"github.com/letterbox-mail/letterbox/internal/pgtest"
 	"github.com/letterbox-mail/letterbox/letterboxtest"
 	"github.com/letterbox-mail/letterbox/webhook"
 )
@@ -240,5 +241,17 @@ func TestWithWebhook(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook within 10s")
+	}
+}
+
+// WithDB takes a postgres:// URL as letterbox --db does.
+func TestWithPostgres(t *testing.T) {
+	db := pgtest.Database(t)
+	mail := letterboxtest.Start(t, letterboxtest.WithDB(db))
+	if err := signUp(mail.SMTPAddr(), "pg@app.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mail.Client().WaitFor(t.Context(), "to:pg@app.test", client.WaitOptions{Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -48,6 +48,13 @@ type Engine interface {
 	// Ping reports whether the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+
+	// The relay queue (see store/relayqueue.go): jobs that hand messages to a real SMTP server.
+	AddRelay(ctx context.Context, id string, job RelayJob) (RelayJob, error)
+	ClaimRelay(ctx context.Context, now time.Time, lease time.Duration) (*RelayJob, error)
+	FinishRelay(ctx context.Context, job int64, out RelayOutcome) error
+	RelayJobs(ctx context.Context, id string) ([]RelayJob, error)
+	NextRelayDue(ctx context.Context) (due time.Time, ok bool, err error)
 }
 
 var _ Engine = (*Store)(nil)
@@ -109,6 +116,9 @@ type Prepared struct {
 	// Words are its distinct vocabulary words (3 to 32 letters, no digits, lower case, no
 	// accents): what a term found inside words is looked up in.
 	Words []string
+	// RelayTo is where auto-relay sends it: its envelope recipients, or its To, Cc and Bcc
+	// addresses when it had none (see Options.RelayMatching).
+	RelayTo []string
 	// FromJSON ... ReplyToJSON are the address lists as JSON, as the list columns keep them.
 	FromJSON, ToJSON, CcJSON, BccJSON, ReplyToJSON string
 }
@@ -152,6 +162,7 @@ func (in *Ingester) Prepare(env Envelope, raw io.Reader) (*Prepared, error) {
 			MessageID: rec.fts.messageID, Headers: rec.fts.headers, Body: rec.fts.body, Attachments: rec.fts.attachments,
 		},
 	}
+	p.RelayTo = relayRecipients(env.Recipients, &rec.sum)
 	for _, part := range rec.parts {
 		p.Parts = append(p.Parts, PreparedPart{PartID: part.partID, Content: part.z})
 	}
@@ -236,6 +247,9 @@ func (h *Hub) DropAll(err error) {
 
 // Close ends every subscription with ErrClosed; later ones start closed.
 func (h *Hub) Close() { h.h.closeAll() }
+
+// RelayEvent returns the EventRelay of job.
+func RelayEvent(job RelayJob) Event { return relayEvent(job) }
 
 // TruncateEvent returns the EventTruncate of n messages deleted.
 func TruncateEvent(n int64) Event { return Event{Type: EventTruncate, count: n} }

@@ -171,6 +171,9 @@ type Event struct {
 	Tags    []string  // for EventUpdate of tags
 	UIDs    []int64   // for EventPrune
 	Relay   *RelayJob // for EventRelay
+	// Remote is set on the changes another process sharing the database made (PostgreSQL):
+	// what reacts once to each new message (webhooks, auto-relay) leaves those to that process.
+	Remote bool
 
 	count int64 // messages an EventTruncate deleted
 }

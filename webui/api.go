@@ -452,6 +452,6 @@ type WebUIConfig struct {
 }
 
 func (s *Server) webuiConfig(w http.ResponseWriter, r *http.Request) {
-	c := WebUIConfig{Label: s.opts.Label, Version: s.opts.Version, SMTPAddr: s.opts.SMTPAddr}
+	c := WebUIConfig{Label: s.opts.Label, Version: s.opts.Version, SMTPAddr: s.opts.SMTPAddr, SpamAssassin: s.opts.SpamAssassin != nil}
 	writeJSON(w, http.StatusOK, c)
 }

@@ -13,11 +13,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/deliverability"
 	"github.com/letterbox-mail/letterbox/imapd"
+	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
@@ -60,8 +63,16 @@ type Config struct {
 
 	Metrics bool // serve Prometheus metrics at /metrics on the HTTP listener
 
+	MCP            bool // build the MCP server (Catcher.MCP): at /mcp when HTTP listens, and for ServeStdio
+	MCPAllowDelete bool // offer the MCP tool that deletes messages
+
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
+
+	DNS          string       // the DNS server deliverability checks ask (host[:port]); "" means the system's
+	SendingIPs   []netip.Addr // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
+	SpamAssassin string       // spamd's address (host:port or unix:/path) for spam scores; "" turns them off
+	Bulk         bool         // judge every message as bulk mail in deliverability reports
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
@@ -90,8 +101,12 @@ type Catcher struct {
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// MCP is the MCP server, nil unless Config.MCP. Its tools use the HTTP API in-process.
+	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
+	// Deliverability makes deliverability reports, nil when HTTP is off.
+	Deliverability *deliverability.Checker
 
 	cfg       Config
 	log       *slog.Logger
@@ -201,8 +216,8 @@ func (c *Catcher) build() error {
 			return webui.SMTPStats{Accepted: s.SMTPAccepted, AcceptedSize: s.SMTPAcceptedSize, Rejected: s.SMTPRejected, Ignored: s.SMTPIgnored}
 		}
 	}
-	if cfg.HTTP != "" {
-		srv, err := webui.New(webui.Options{
+	if cfg.HTTP != "" || cfg.MCP {
+		opts := webui.Options{
 			Store:        c.Store,
 			Static:       cfg.Static,
 			Logger:       c.log,
@@ -214,12 +229,17 @@ func (c *Catcher) build() error {
 			SMTPStats:    smtpStats,
 			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
-		})
+			MCP:          c.buildMCP(),
+		}
+		if err := c.buildChecks(&opts); err != nil {
+			return err
+		}
+		srv, err := webui.New(opts)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
 		c.HTTP = srv
-		c.add("http", cfg.HTTP, "", "", srv)
+		c.add("http", cfg.HTTP, "", "", srv) // "" (MCP over stdio only): built, not listening
 		clientMetrics(c.metrics, "websocket", srv.WebsocketClients)
 		if c.metrics != nil {
 			c.metrics.GaugeFunc("http_wait_requests", "/api/v1/wait requests waiting for mail now.", func() float64 { return float64(srv.WaitRequests()) })
@@ -354,6 +374,9 @@ func (c *Catcher) servers() []server {
 			seen[ep.srv] = true
 			out = append(out, ep.srv)
 		}
+	}
+	if c.HTTP != nil && !seen[c.HTTP] {
+		out = append(out, c.HTTP) // built for MCP over stdio, not listening: its requests end too
 	}
 	return out
 }

@@ -11,14 +11,16 @@ import (
 )
 
 // change runs fn in a transaction that first locks the counters row (so writers of every process
-// take turns and never deadlock), commits, and publishes fn's events to this process's
-// subscribers; fn NOTIFYs the other processes itself.
+// take turns and never deadlock), commits, and waits until fn's events are published to this process's
+// subscribers; fn NOTIFYs (see notify) with its events, which the listener publishes.
 func (s *Store) change(ctx context.Context, fn func(tx pgx.Tx) ([]store.Event, error)) error {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
 	var events []store.Event
+	var t pgx.Tx
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t = tx
 		if _, err := tx.Exec(ctx, "SELECT 1 FROM counters FOR UPDATE"); err != nil {
 			return err
 		}
@@ -27,8 +29,12 @@ func (s *Store) change(ctx context.Context, fn func(tx pgx.Tx) ([]store.Event, e
 		return err
 	})
 	if err != nil {
+		if t != nil {
+			s.seq.take(t)
+		}
 		return fmt.Errorf("postgres: %w", unavailable(err))
 	}
+	s.awaitPublished(t)
 	s.commits.Add(1)
 	s.committed.Add(1)
 	if s.opts.Observer != nil {
@@ -41,9 +47,6 @@ func (s *Store) change(ctx context.Context, fn func(tx pgx.Tx) ([]store.Event, e
 		case store.EventPrune:
 			s.deleted.Add(int64(len(ev.UIDs)))
 		}
-	}
-	if len(events) > 0 {
-		s.hub.Publish(events)
 	}
 	return nil
 }
@@ -106,7 +109,7 @@ func (s *Store) setRead(ctx context.Context, tx pgx.Tx, cond string, condArgs []
 	if _, err := tx.Exec(ctx, "UPDATE counters SET unread = unread + $1", delta); err != nil {
 		return nil, fmt.Errorf("set read: %w", err)
 	}
-	return events, s.notify(ctx, tx, n)
+	return events, s.notify(ctx, tx, n, events)
 }
 
 // Delete deletes the messages with these IDs. Unknown IDs are ignored.
@@ -184,7 +187,7 @@ func (s *Store) deleteWhere(ctx context.Context, tx pgx.Tx, cond string, condArg
 		events = []store.Event{{Type: store.EventPrune, UIDs: n.UIDs}}
 		n.IDs = nil
 	}
-	return events, s.notify(ctx, tx, n)
+	return events, s.notify(ctx, tx, n, events)
 }
 
 // DeleteAll deletes every message.
@@ -195,13 +198,14 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 			return nil, err
 		}
 		// The vocabulary stays: other processes remember which words it holds.
-		if _, err := tx.Exec(ctx, "TRUNCATE parts, contents, recipients, tags, search, messages"); err != nil {
+		if _, err := tx.Exec(ctx, "TRUNCATE messages CASCADE"); err != nil { // and every table that refers to it
 			return nil, fmt.Errorf("delete all: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "UPDATE counters SET total = 0, unread = 0, size = 0"); err != nil {
 			return nil, fmt.Errorf("delete all: %w", err)
 		}
-		return []store.Event{store.TruncateEvent(total)}, s.notify(ctx, tx, note{Type: noteTruncate})
+		evs := []store.Event{store.TruncateEvent(total)}
+		return evs, s.notify(ctx, tx, note{Type: noteTruncate}, evs)
 	})
 	if err == nil {
 		s.deleted.Add(total)
@@ -236,7 +240,7 @@ func (s *Store) SetTags(ctx context.Context, ids []string, tags []string) error 
 		if len(events) == 0 {
 			return nil, nil
 		}
-		return events, s.notify(ctx, tx, n)
+		return events, s.notify(ctx, tx, n, events)
 	})
 }
 
@@ -298,7 +302,7 @@ func (s *Store) retag(ctx context.Context, tag string, fn func(pgx.Tx) error) er
 		for i := range events {
 			events[i].Tags = tags[events[i].UID]
 		}
-		return events, s.notify(ctx, tx, n)
+		return events, s.notify(ctx, tx, n, events)
 	})
 }
 

@@ -69,6 +69,7 @@ type Store struct {
 	expected    atomic.Int64
 	incoming    atomic.Int64
 	vocab       vocabulary
+	seq         *sequencer
 
 	writes   chan *insertReq
 	pruneNow chan struct{}
@@ -123,6 +124,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		writes:   make(chan *insertReq, 1024),
 		pruneNow: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		seq:      newSequencer(),
 	}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("postgres: %w", redact(err))

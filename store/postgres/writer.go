@@ -121,7 +121,7 @@ func (s *Store) commit(batch []*insertReq) {
 	for i, req := range batch {
 		recs[i] = req.p
 	}
-	words, err := s.insert(ctx, recs)
+	words, _, err := s.insert(ctx, recs) // its events are published when it returns
 	if err != nil && len(batch) > 1 {
 		for _, req := range batch {
 			s.commit([]*insertReq{req})
@@ -139,12 +139,6 @@ func (s *Store) commit(batch []*insertReq) {
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveCommit(len(batch))
 	}
-	evs := make([]store.Event, len(recs))
-	for i, p := range recs {
-		sum := p.Summary
-		evs[i] = store.Event{Type: store.EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}
-	}
-	s.hub.Publish(evs)
 	for i, req := range batch {
 		req.reply <- insertResult{sum: recs[i].Summary}
 	}
@@ -156,11 +150,14 @@ func (s *Store) commit(batch []*insertReq) {
 	}
 }
 
-// insert writes recs in one transaction, giving each its UID, and commits. It returns the
-// vocabulary words it added.
-func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, error) {
+// insert writes recs in one transaction, giving each its UID, commits, and waits for their
+// EventNew to be published. It returns the vocabulary words it added and the events.
+func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, []store.Event, error) {
 	var words []string
+	var evs []store.Event
+	var t pgx.Tx
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		t = tx
 		var size int64
 		for _, p := range recs {
 			size += p.Summary.Size
@@ -243,9 +240,31 @@ func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, e
 				return err
 			}
 		}
-		return s.notify(ctx, tx, note{Type: "new", UIDs: uids})
+		// Auto-relay jobs are queued in the transaction that stores the messages, and each is
+		// announced right after its message.
+		relayEvs, err := s.autoRelay(ctx, tx, recs)
+		if err != nil {
+			return err
+		}
+		nt := note{Type: noteNew, UIDs: uids}
+		for _, p := range recs {
+			sum := p.Summary
+			evs = append(evs, store.Event{Type: store.EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID})
+			if ev, ok := relayEvs[sum.UID]; ok {
+				evs = append(evs, ev)
+				nt.Jobs = append(nt.Jobs, ev.Relay.Job)
+			}
+		}
+		return s.notify(ctx, tx, nt, evs)
 	})
-	return words, err
+	if err != nil {
+		if t != nil {
+			s.seq.take(t)
+		}
+		return nil, nil, err
+	}
+	s.awaitPublished(t)
+	return words, evs, nil
 }
 
 // copyRows COPYs n rows into table; row(i) gives row i's values in the order of cols.

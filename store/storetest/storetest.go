@@ -73,6 +73,9 @@ func Run(t *testing.T, f Factory) {
 		{"Events", testEvents},
 		{"Restart", testRestart},
 		{"UIDs", testUIDs},
+		{"AutoRelay", testAutoRelay},
+		{"RelayQueue", testRelayQueue},
+		{"NoTraceAndProtocol", testNoTraceAndProtocol},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.test(suite{T: t, open: f(t)})
