@@ -25,7 +25,7 @@ var (
 	key     *rsa.PrivateKey
 )
 
-func signingKey(t *testing.T) *rsa.PrivateKey {
+func signingKey(t testing.TB) *rsa.PrivateKey {
 	keyOnce.Do(func() {
 		var err error
 		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
@@ -36,7 +36,7 @@ func signingKey(t *testing.T) *rsa.PrivateKey {
 }
 
 // world is a test DNS with brand.test set up as a careful bulk sender would.
-func world(t *testing.T) *dnstest.Server {
+func world(t testing.TB) *dnstest.Server {
 	dns := dnstest.Start(t)
 	der, _ := x509.MarshalPKIXPublicKey(signingKey(t).Public())
 	dns.TXT("mail._domainkey.brand.test", "v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der))
@@ -49,7 +49,7 @@ func world(t *testing.T) *dnstest.Server {
 	return dns
 }
 
-func newsletter(t *testing.T, extra ...string) []byte {
+func newsletter(t testing.TB, extra ...string) []byte {
 	h := append([]string{
 		"From: Brand News <news@brand.test>",
 		"To: bob@example.net",
@@ -238,4 +238,27 @@ func TestDNSUnreachableNeverPasses(t *testing.T) {
 	if rep.Verdict == VerdictPass || rep.DMARC.Result != authcheck.TempError || !strings.Contains(rules(rep)["spf-or-dkim"].Reason, "DNS unreachable") {
 		t.Errorf("verdict %s, DMARC %s, %s", rep.Verdict, rep.DMARC.Result, rules(rep)["spf-or-dkim"].Reason)
 	}
+}
+
+// BenchmarkReport is one report computed afresh (DKIM verification, SPF with an include, DMARC,
+// reverse DNS over a loopback DNS server, the checklist and the HTML check); and one from the cache.
+func BenchmarkReport(b *testing.B) {
+	dns := world(b)
+	c := newChecker(dns, Options{SendingIPs: []netip.Addr{netip.MustParseAddr("203.0.113.5")}})
+	in := input(newsletter(b))
+	ctx := context.Background()
+	b.Run("fresh", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if rep, _ := c.Report(ctx, in, Request{Refresh: true}); rep.Verdict != VerdictPass {
+				b.Fatal(rep.Summary)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if rep, _ := c.Report(ctx, in, Request{}); !rep.Cached {
+				b.Fatal("not cached")
+			}
+		}
+	})
 }

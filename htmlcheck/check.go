@@ -110,6 +110,10 @@ func Check(doc string) (*Response, error) {
 	res.Total.Nodes = sc.nodes
 	var used []*feature
 	for _, slug := range order {
+		if slug == slugScript {
+			res.Warnings = append(res.Warnings, scriptWarning(count[slug], lines[slug]))
+			continue
+		}
 		f, ok := data.bySlug[slug]
 		if !ok {
 			continue
@@ -126,6 +130,14 @@ func Check(doc string) (*Response, error) {
 	})
 	data.totals(res, used)
 	return res, nil
+}
+
+// scriptWarning is the warning for <script>, which caniemail does not list: no client runs it.
+func scriptWarning(found int, lines []int) Warning {
+	return Warning{Slug: slugScript, Title: "<script> element", Category: "html",
+		Description: "JavaScript is not supported in any email client: the script is removed or the message is treated as suspicious.",
+		URL:         "https://www.caniemail.com/", Tags: []string{}, Results: []Result{}, NotesByNumber: map[string]string{},
+		Score: Score{Found: found, Unsupported: 100}, Lines: lines}
 }
 
 // impact orders warnings: least supported, most used first.

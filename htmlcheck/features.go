@@ -54,6 +54,8 @@ const (
 	slugSelectorID    = "css-selector-id"
 	slugSelectorType  = "css-selector-type"
 	slugSelectorAll   = "css-selector-universal"
+	// slugScript is not in caniemail's data: no email client runs scripts (Mailpit reports it too).
+	slugScript = "html-script"
 )
 
 // inputTypes maps <input type> and <button type> values to their features.
@@ -280,7 +282,7 @@ func (m *matchers) slugs() map[string]bool {
 		slugBody, slugCSSComments, slugImportant, slugDisplay, slugDisplayFlex, slugDisplayGrid, slugDisplayNone,
 		slugNesting, slugVariables, slugBase64Image, slugSelectorAdj, slugSelectorAttr, slugSelectorChain,
 		slugSelectorChild, slugSelectorClass, slugSelectorDesc, slugSelectorSib, slugSelectorGroup, slugSelectorID,
-		slugSelectorType, slugSelectorAll} {
+		slugSelectorType, slugSelectorAll, slugScript} {
 		out[s] = true
 	}
 	return out

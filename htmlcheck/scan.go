@@ -98,6 +98,10 @@ func (s *scanner) startTag(t html.Token, line int) {
 				s.add(slugAMP, line)
 			}
 		}
+	case "script":
+		if typ, _ := attr(t, "type"); typ != "application/ld+json" && typ != "application/json" {
+			s.add(slugScript, line)
+		}
 	case "input", "button":
 		typ, ok := attr(t, "type")
 		if !ok && name == "input" {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -100,6 +101,17 @@ func WithWebhook(url, secret string) Option {
 // left out otherwise.
 func WithMCPAllowDelete() Option {
 	return func(s *settings) { s.cfg.MCPAllowDelete = true }
+}
+
+// WithDNS sends the deliverability checks' DNS queries (DKIM, SPF, DMARC, reverse DNS, link
+// checks) to the server at addr, such as a test DNS server (letterbox --dns).
+func WithDNS(addr string) Option {
+	return func(s *settings) { s.cfg.DNS = addr }
+}
+
+// WithSendingIPs judges SPF and reverse DNS for these addresses (letterbox --sending-ip).
+func WithSendingIPs(ips ...netip.Addr) Option {
+	return func(s *settings) { s.cfg.SendingIPs = ips }
 }
 
 // Start runs letterbox for the test t and stops it, with its database unless WithDB was given,
