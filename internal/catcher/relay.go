@@ -31,8 +31,8 @@ func relayMatching(cfg Config) (*store.Filter, error) {
 	return &store.Filter{Query: q}, nil
 }
 
-// buildRelay makes the relay (when one is configured, or release hosts are) and, when the engine
-// keeps a relay queue, the worker that delivers it.
+// buildRelay makes the relay (when one is configured, or release hosts are) and the worker that
+// delivers the store's relay queue.
 func (c *Catcher) buildRelay() error {
 	cfg := c.cfg
 	enabled := cfg.Relay != nil && cfg.Relay.Enabled()
@@ -52,14 +52,7 @@ func (c *Catcher) buildRelay() error {
 		return nil
 	}
 	c.log.Info("relay configured", "relay", r.Config(), "auto", cfg.RelayMatching != "" || cfg.RelayAll)
-	q, ok := c.Store.(relay.Queue)
-	if !ok {
-		if cfg.RelayMatching != "" || cfg.RelayAll {
-			return errors.New("relay: auto-relay keeps its queue in the store, which this database engine does not have yet: use a SQLite --db")
-		}
-		return nil
-	}
-	c.RelayWorker = relay.NewWorker(r, q, relay.WorkerOptions{RetryDelay: cfg.RelayRetryDelay, MaxAttempts: cfg.RelayRetries, Logger: c.log})
+	c.RelayWorker = relay.NewWorker(r, c.Store, relay.WorkerOptions{RetryDelay: cfg.RelayRetryDelay, MaxAttempts: cfg.RelayRetries, Logger: c.log})
 	return nil
 }
 
@@ -69,7 +62,5 @@ func (c *Catcher) relayOptions(o *webui.Options) {
 	if c.Relay != nil {
 		o.Relay = c.Relay
 	}
-	if l, ok := c.Store.(webui.RelayLog); ok {
-		o.RelayLog = l
-	}
+	o.RelayLog = c.Store
 }
