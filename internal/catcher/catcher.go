@@ -50,8 +50,9 @@ type Config struct {
 
 	TLSCert, TLSKey string // PEM certificate and key files for every TLS listener; "" makes a self-signed one
 
-	MaxMessageSize     int64 // SMTP: largest message; 0 means smtpd's default
-	SMTPMaxConnections int   // SMTP: most connections at once; 0 means smtpd's default
+	MaxMessageSize     int64        // SMTP: largest message; 0 means smtpd's default
+	SMTPMaxConnections int          // SMTP: most connections at once; 0 means smtpd's default
+	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...); nil accepts everything
 
 	MaxMessages int           // retention: keep only the newest N; 0 keeps all
 	MaxAge      time.Duration // retention: delete older messages; 0 keeps all
@@ -222,6 +223,7 @@ func (c *Catcher) build() error {
 			MaxConnections: cfg.SMTPMaxConnections,
 			TLSConfig:      c.tls,
 			Logger:         c.log,
+			Policy:         cfg.SMTPPolicy,
 		})
 		if err != nil {
 			return fmt.Errorf("smtp: %w", err)
