@@ -58,9 +58,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/messages/{id}/mime/part/{index}/download", nil, hf(s.mhPartDownload)},
 		{"GET", "/api/v1/events", nil, hf(s.mhEvents)},
 	}
-	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
-		r = append(r, route{m, "/api/v2/jim", []string{}, hf(s.jim)})
-	}
+	r = append(r, s.faultRoutes()...)
 	if s.opts.Static != nil {
 		r = append(r, route{"GET", "/", []string{}, s.inbox(s.opts.Static)})
 	}
@@ -85,11 +83,6 @@ func (s *Server) inbox(files fs.FS) http.Handler {
 		}
 		fsrv.ServeHTTP(w, r)
 	})
-}
-
-// jim answers MailHog's chaos monkey endpoint: letterbox has no Jim, so 404 as MailHog does when off.
-func (s *Server) jim(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "webui: MailHog's Jim is not available", http.StatusNotFound)
 }
 
 func (s *Server) livez(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,7 @@ type config struct {
 	WebhookURLs                                 stringList
 	WebhookSecret                               string
 	Checks                                      checkFlags
+	Faults                                      faultFlags
 }
 
 // errHelp means --help was asked for and shown.
@@ -84,6 +85,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	declareWebhookFlags(fs, cfg)
 	declareMCPFlags(fs, cfg)
 	declareCheckFlags(fs, cfg)
+	declareFaultFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
