@@ -469,5 +469,10 @@ func (s *Server) webuiConfig(w http.ResponseWriter, r *http.Request) {
 	st := s.faultStatus()
 	c.ChaosEnabled = st.ChaosEnabled
 	c.SMTPFaults = FaultStatus{Active: st.Active(), Rules: st.Rules, Chaos: st.Chaos, ChaosEnabled: st.ChaosEnabled, Jim: st.Jim, Recipients: st.Recipients}
+	if ri := s.relayInfo(); ri.Enabled {
+		c.MessageRelay.Enabled, c.MessageRelay.SMTPServer, c.MessageRelay.ReturnPath = true, ri.SMTPServer, ri.ReturnPath
+		c.MessageRelay.AllowedRecipients, c.MessageRelay.BlockedRecipients = ri.AllowedRecipients, ri.BlockedRecipients
+		c.MessageRelay.OverrideFrom, c.MessageRelay.PreserveMessageIDs = ri.OverrideFrom, ri.PreserveMessageIDs
+	}
 	writeJSON(w, http.StatusOK, c)
 }
