@@ -202,7 +202,7 @@ func TestRulesAPI(t *testing.T) {
 		t.Errorf("other sender: %v", err)
 	}
 	for bad, field := range map[string]string{
-		`{"rules":[{"stage":"rcpt","reply":{"code":250}}]}`:                 "rules[0].reply.code",
+		`{"rules":[{"stage":"rcpt","reply":{"code":250}}]}`:                   "rules[0].reply.code",
 		`{"rules":[{"stage":"mail","reply":{"code":451}},{"stage":"later"}]}`: "rules[1].stage",
 		`{"rules":[{"stage":"rcpt","recipient":"x"}]}`:                        `unknown field "recipient"`,
 	} {
