@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,6 +30,8 @@ import (
 
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/relay"
+	"github.com/letterbox-mail/letterbox/smtpd"
 )
 
 // Server is a running letterbox. Its methods are safe for concurrent use.
@@ -96,10 +99,35 @@ func WithWebhook(url, secret string) Option {
 	}
 }
 
+// WithSMTPPolicy makes the SMTP server ask p at each stage of a session, to inject faults the
+// application must survive: refuse a recipient (550), fail temporarily (451), delay or throttle
+// replies, drop the connection mid-DATA. See smtpd.Policy and smtpd.Action.
+func WithSMTPPolicy(p smtpd.Policy) Option {
+	return func(s *settings) { s.cfg.SMTPPolicy = p }
+}
+
+// WithRelay relays released messages (client.Release, the inbox's Release button) through the
+// SMTP server cfg names, such as another letterboxtest server standing in for the real one:
+// relay.Config{Host: "127.0.0.1", Port: 2525}. Its fields are those of Mailpit's relay config.
+func WithRelay(cfg relay.Config) Option {
+	return func(s *settings) { s.cfg.Relay = &cfg }
+}
+
 // WithMCPAllowDelete offers the MCP server's delete_messages tool (at URL()+"/mcp"), which is
 // left out otherwise.
 func WithMCPAllowDelete() Option {
 	return func(s *settings) { s.cfg.MCPAllowDelete = true }
+}
+
+// WithDNS sends the deliverability checks' DNS queries (DKIM, SPF, DMARC, reverse DNS, link
+// checks) to the server at addr, such as a test DNS server (letterbox --dns).
+func WithDNS(addr string) Option {
+	return func(s *settings) { s.cfg.DNS = addr }
+}
+
+// WithSendingIPs judges SPF and reverse DNS for these addresses (letterbox --sending-ip).
+func WithSendingIPs(ips ...netip.Addr) Option {
+	return func(s *settings) { s.cfg.SendingIPs = ips }
 }
 
 // Start runs letterbox for the test t and stops it, with its database unless WithDB was given,

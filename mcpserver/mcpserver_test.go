@@ -175,7 +175,7 @@ func TestAgentSignUpOverStreamableHTTP(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	if want := []string{"extract_links_and_codes", "get_message", "search_messages", "wait_for_message"}; !slices.Equal(names, want) {
+	if want := []string{"deliverability_report", "extract_links_and_codes", "get_message", "search_messages", "wait_for_message"}; !slices.Equal(names, want) {
 		t.Errorf("tools %v, want %v (no delete without --mcp-allow-delete)", names, want)
 	}
 	agentSignUp(t, s, newApp(t, mail.SMTPAddr()))

@@ -84,6 +84,7 @@ func (s *Server) registerTools() {
 	if s.opts.AllowDelete {
 		s.addDeleteTool()
 	}
+	s.addDeliverabilityTool()
 }
 
 // Handler serves the Streamable HTTP transport (for /mcp). It makes no Host, Origin or

@@ -295,6 +295,10 @@ func (s *Store) Path() string { return s.opts.Path }
 // UIDValidity returns the IMAP UIDVALIDITY of this database: fixed when it was created.
 func (s *Store) UIDValidity() uint32 { return s.uidValidity }
 
+// NewID returns a new short opaque identifier of the kind the store gives messages, for other
+// records (such as an SMTP session) that want one: time-ordered, 16 characters of base32hex.
+func NewID() string { return newID() }
+
 // newID returns a short opaque identifier: 16 characters of base32hex (80 bits), of which the
 // first 40 bits are the time in milliseconds and the rest random. Time first keeps new IDs near
 // each other in the ID index, so that inserting a batch changes one or two of its pages rather

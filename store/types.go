@@ -27,7 +27,12 @@ type Envelope struct {
 	// NoTrace stores the message exactly as given, without the Return-Path: and Received: fields
 	// an MDA prepends: for messages imported from files, which carry their own trace already.
 	// ReturnPath then comes from MailFrom, or from the message's own Return-Path: field.
-	NoTrace bool
+	NoTrace   bool
+	SessionID string `json:",omitempty"` // the SMTP session that delivered it (see Session); "" when unknown
+
+	// Session, when set, is the delivering session's record so far: Add stores it with the
+	// message, in the same transaction, as RecordSession would. Not kept in the envelope.
+	Session *Session `json:"-"`
 }
 
 // Address is a display name and an email address.
