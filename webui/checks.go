@@ -30,31 +30,18 @@ type SpamChecker interface {
 	Check(ctx context.Context, raw []byte) (spamassassin.Result, error)
 }
 
-// checkedMessage loads the message {ID} (or latest) with its raw form.
-func (s *Server) checkedMessage(r *http.Request) (*store.Message, []byte, error) {
+// checkedMessage loads the message {ID} (or latest).
+func (s *Server) checkedMessage(r *http.Request) (*store.Message, error) {
 	id, err := s.messageID(r, r.PathValue("ID"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m, err := s.st.Message(r.Context(), id)
-	if err != nil {
-		return nil, nil, err
-	}
-	raw, err := s.st.Raw(r.Context(), id)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, raw, nil
+	return s.st.Message(r.Context(), id)
 }
 
 // htmlCheck is GET /api/v1/message/{ID}/html-check (Mailpit's shape; 400 without HTML).
 func (s *Server) htmlCheck(w http.ResponseWriter, r *http.Request) {
-	id, err := s.messageID(r, r.PathValue("ID"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	m, err := s.st.Message(r.Context(), id)
+	m, err := s.checkedMessage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -77,12 +64,7 @@ func (s *Server) linkCheck(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badf("link checking is off"))
 		return
 	}
-	id, err := s.messageID(r, r.PathValue("ID"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	m, err := s.st.Message(r.Context(), id)
+	m, err := s.checkedMessage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -142,7 +124,12 @@ func (s *Server) deliverabilityReport(w http.ResponseWriter, r *http.Request) {
 		}
 		req.IPs = append(req.IPs, a.Unmap())
 	}
-	m, raw, err := s.checkedMessage(r)
+	m, err := s.checkedMessage(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	raw, err := s.st.Raw(r.Context(), m.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
