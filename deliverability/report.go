@@ -245,9 +245,9 @@ func verdict(rep *Report) (string, string) {
 	for _, r := range rep.Checklist {
 		switch r.Status {
 		case StatusFail:
-			fails = append(fails, r.Title)
+			fails = append(fails, "“"+r.Title+"” fails")
 		case StatusWarn:
-			warns = append(warns, r.Title)
+			warns = append(warns, "“"+r.Title+"” warns")
 		}
 	}
 	if s := rep.SpamAssassin; s != nil && s.Error == "" && s.IsSpam {
