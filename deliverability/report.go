@@ -213,7 +213,7 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 	}
 	if in.HTML != "" {
 		if h, err := htmlcheck.Check(in.HTML); err == nil {
-			rep.HTMLCheck = h
+			rep.HTMLCheck = slim(h)
 		}
 	}
 	wg.Wait()
@@ -221,6 +221,17 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 	rep.Checklist = checklist(f)
 	rep.Verdict, rep.Summary = verdict(rep)
 	return rep
+}
+
+// slim drops what makes an HTML check large (every client version's result, the notes, the
+// platform list), so that cached reports stay small; /html-check answers with all of it.
+func slim(h *htmlcheck.Response) *htmlcheck.Response {
+	h.Platforms = map[string][]string{}
+	for i := range h.Warnings {
+		h.Warnings[i].Results = []htmlcheck.Result{}
+		h.Warnings[i].NotesByNumber = map[string]string{}
+	}
+	return h
 }
 
 // isBulk says whether the message is bulk or marketing mail, and why.

@@ -64,6 +64,9 @@ func (s *Server) linkCheck(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badf("link checking is off"))
 		return
 	}
+	if s.fetchesRefused(w, r) {
+		return
+	}
 	m, err := s.checkedMessage(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -116,6 +119,9 @@ func (s *Server) deliverabilityReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := deliverability.Request{Links: boolParam(r, "links"), Follow: boolParam(r, "follow"), Refresh: boolParam(r, "refresh")}
+	if req.Links && s.fetchesRefused(w, r) {
+		return
+	}
 	for _, v := range strings.FieldsFunc(r.URL.Query().Get("ip"), func(c rune) bool { return c == ',' || c == ' ' }) {
 		a, err := netip.ParseAddr(v)
 		if err != nil {
@@ -143,6 +149,20 @@ func (s *Server) deliverabilityReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// fetchesRefused reports, and answers 403, when a request that makes letterbox fetch URLs comes
+// from another site's page (an <img> pointing at /link-check): like a change of state, it needs
+// the user's own inbox or a --cors origin.
+func (s *Server) fetchesRefused(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") != "cross-site" {
+		return false
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && s.corsAllowed(origin) {
+		return false
+	}
+	http.Error(w, "webui: cross-site request to check links refused", http.StatusForbidden)
+	return true
 }
 
 // boolParam reads a true/1 query parameter.

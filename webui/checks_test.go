@@ -136,6 +136,13 @@ func TestMailpitChecks(t *testing.T) {
 		}
 	}
 
+	// Another site's page cannot make letterbox fetch the links.
+	if res, _ := e.do("GET", "/api/v1/message/"+id+"/link-check", "", "Sec-Fetch-Site", "cross-site"); res.StatusCode != 403 {
+		t.Errorf("cross-site link-check: %d", res.StatusCode)
+	}
+	if res, _ := e.do("GET", "/api/v1/message/"+id+"/deliverability?links=true", "", "Sec-Fetch-Site", "cross-site"); res.StatusCode != 403 {
+		t.Errorf("cross-site deliverability with links: %d", res.StatusCode)
+	}
 	if res, body := e.do("GET", "/api/v1/message/"+id+"/sa-check", ""); res.StatusCode != 400 || !strings.Contains(string(body), "SpamAssassin") {
 		t.Errorf("sa-check without spamd: %d %s", res.StatusCode, body)
 	}
