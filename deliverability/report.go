@@ -191,7 +191,12 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 		defer wg.Done()
 		f.auth = c.opts.Auth.Check(ctx, authcheck.Input{Raw: in.Raw, MailFrom: in.MailFrom, Helo: in.Helo, IPs: ips, FromDomain: fromDomain(hdr)})
 	}()
-	go func() { defer wg.Done(); f.ptr = c.reverseDNS(ctx, ips) }()
+	go func() {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, authcheck.DefaultTimeout)
+		defer cancel()
+		f.ptr = c.reverseDNS(ctx, ips)
+	}()
 	if c.opts.Spam != nil {
 		wg.Add(1)
 		go func() {
