@@ -30,6 +30,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/smtpd"
 )
 
 // Server is a running letterbox. Its methods are safe for concurrent use.
@@ -95,6 +96,13 @@ func WithWebhook(url, secret string) Option {
 		s.cfg.WebhookURLs = append(s.cfg.WebhookURLs, url)
 		s.cfg.WebhookSecret = secret
 	}
+}
+
+// WithSMTPPolicy makes the SMTP server ask p at each stage of a session, to inject faults the
+// application must survive: refuse a recipient (550), fail temporarily (451), delay or throttle
+// replies, drop the connection mid-DATA. See smtpd.Policy and smtpd.Action.
+func WithSMTPPolicy(p smtpd.Policy) Option {
+	return func(s *settings) { s.cfg.SMTPPolicy = p }
 }
 
 // WithMCPAllowDelete offers the MCP server's delete_messages tool (at URL()+"/mcp"), which is

@@ -18,6 +18,7 @@ type Queue interface {
 	FinishRelay(ctx context.Context, job int64, out store.RelayOutcome) error
 	AddRelay(ctx context.Context, id string, job store.RelayJob) (store.RelayJob, error)
 	NextRelayDue(ctx context.Context) (time.Time, bool, error)
+	RetryRelaysNow(ctx context.Context) (int, error)
 	Message(ctx context.Context, id string) (*store.Message, error)
 	Raw(ctx context.Context, id string) ([]byte, error)
 	Subscribe(buffer int) *store.Subscription
@@ -85,7 +86,8 @@ func NewWorker(r *Relay, q Queue, opts WorkerOptions) *Worker {
 	return &Worker{relay: r, q: q, opts: opts, log: log.With("component", "relay"), done: make(chan struct{})}
 }
 
-// Start runs the worker in the background until Stop.
+// Start runs the worker in the background until Stop. Queued jobs waiting for a retry are made
+// due at once.
 func (w *Worker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
@@ -112,6 +114,12 @@ func (w *Worker) lease() time.Duration { return w.relay.client.timeout + 30*time
 func (w *Worker) run(ctx context.Context) {
 	sub := w.q.Subscribe(0)
 	defer func() { sub.Close() }()
+	// What waited for a retry is tried at once: the relay may have been fixed meanwhile.
+	if n, err := w.q.RetryRelaysNow(ctx); err != nil {
+		w.log.Error("relay queue unreadable", "err", err)
+	} else if n > 0 {
+		w.log.Info("retrying queued relay jobs", "jobs", n)
+	}
 	for {
 		for w.runOne(ctx) {
 		}

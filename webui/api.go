@@ -453,5 +453,10 @@ type WebUIConfig struct {
 
 func (s *Server) webuiConfig(w http.ResponseWriter, r *http.Request) {
 	c := WebUIConfig{Label: s.opts.Label, Version: s.opts.Version, SMTPAddr: s.opts.SMTPAddr, SpamAssassin: s.opts.SpamAssassin != nil}
+	if ri := s.relayInfo(); ri.Enabled {
+		c.MessageRelay.Enabled, c.MessageRelay.SMTPServer, c.MessageRelay.ReturnPath = true, ri.SMTPServer, ri.ReturnPath
+		c.MessageRelay.AllowedRecipients, c.MessageRelay.BlockedRecipients = ri.AllowedRecipients, ri.BlockedRecipients
+		c.MessageRelay.OverrideFrom, c.MessageRelay.PreserveMessageIDs = ri.OverrideFrom, ri.PreserveMessageIDs
+	}
 	writeJSON(w, http.StatusOK, c)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
+	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
 	"github.com/letterbox-mail/letterbox/store/postgres"
@@ -49,8 +50,9 @@ type Config struct {
 
 	TLSCert, TLSKey string // PEM certificate and key files for every TLS listener; "" makes a self-signed one
 
-	MaxMessageSize     int64 // SMTP: largest message; 0 means smtpd's default
-	SMTPMaxConnections int   // SMTP: most connections at once; 0 means smtpd's default
+	MaxMessageSize     int64        // SMTP: largest message; 0 means smtpd's default
+	SMTPMaxConnections int          // SMTP: most connections at once; 0 means smtpd's default
+	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...); nil accepts everything
 
 	MaxMessages int           // retention: keep only the newest N; 0 keeps all
 	MaxAge      time.Duration // retention: delete older messages; 0 keeps all
@@ -68,6 +70,13 @@ type Config struct {
 
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
+
+	Relay           *relay.Config // the SMTP relay releases go through; nil or no Host: none
+	ReleaseHosts    []string      // hosts a MailHog release may name besides the relay ("*": any public host)
+	RelayMatching   string        // auto-relay every new message this search matches
+	RelayAll        bool          // auto-relay every new message
+	RelayRetryDelay time.Duration // auto-relay: first retry after this, doubling; 0 means relay's default
+	RelayRetries    int           // auto-relay: tries before giving up; 0 means relay's default
 
 	DNS          string       // the DNS server deliverability checks ask (host[:port]); "" means the system's
 	SendingIPs   []netip.Addr // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
@@ -105,6 +114,10 @@ type Catcher struct {
 	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
+	// Relay sends releases on, nil without a relay or release hosts.
+	Relay *relay.Relay
+	// RelayWorker delivers the store's relay queue, nil without a relay.
+	RelayWorker *relay.Worker
 	// Deliverability makes deliverability reports, nil when HTTP is off.
 	Deliverability *deliverability.Checker
 
@@ -141,6 +154,9 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		return nil, err
 	}
 	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger}
+	if opts.RelayMatching, err = relayMatching(cfg); err != nil {
+		return nil, err
+	}
 	var reg *metrics.Registry
 	if cfg.Metrics {
 		reg = metrics.New()
@@ -196,6 +212,9 @@ func (c *Catcher) add(name, addr, tlsName, tlsAddr string, srv server) {
 // build creates every server whose address is set.
 func (c *Catcher) build() error {
 	cfg := c.cfg
+	if err := c.buildRelay(); err != nil {
+		return err
+	}
 	var smtpStats func() webui.SMTPStats
 	if cfg.SMTP != "" || cfg.SMTPS != "" {
 		srv, err := smtpd.New(c.Store, smtpd.Options{
@@ -204,6 +223,7 @@ func (c *Catcher) build() error {
 			MaxConnections: cfg.SMTPMaxConnections,
 			TLSConfig:      c.tls,
 			Logger:         c.log,
+			Policy:         cfg.SMTPPolicy,
 		})
 		if err != nil {
 			return fmt.Errorf("smtp: %w", err)
@@ -231,6 +251,7 @@ func (c *Catcher) build() error {
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
 		}
+		c.relayOptions(&opts)
 		if err := c.buildChecks(&opts); err != nil {
 			return err
 		}
@@ -294,6 +315,9 @@ func (c *Catcher) Start() error {
 	if c.Webhooks != nil {
 		c.Webhooks.Start() // before any listener: no message goes unannounced
 	}
+	if c.RelayWorker != nil {
+		c.RelayWorker.Start()
+	}
 	for _, ep := range c.endpoints {
 		l, err := net.Listen("tcp", ep.Addr)
 		if err != nil {
@@ -352,6 +376,9 @@ func (c *Catcher) Shutdown(ctx context.Context) error {
 		c.wg.Wait()
 		if c.Webhooks != nil {
 			c.Webhooks.Shutdown(ctx) // what is still queued gets the rest of the grace
+		}
+		if c.RelayWorker != nil {
+			c.RelayWorker.Stop() // a delivery in progress is queued again
 		}
 		c.stopErr = c.Store.Close()
 	})
