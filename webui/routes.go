@@ -63,9 +63,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/events", nil, hf(s.mhEvents)},
 		{"POST", "/api/v1/messages/{id}/release", nil, hf(s.mhRelease)},
 	}
-	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
-		r = append(r, route{m, "/api/v2/jim", []string{}, hf(s.jim)})
-	}
+	r = append(r, s.faultRoutes()...)
 	if s.opts.Static != nil {
 		r = append(r, route{"GET", "/", []string{}, s.inbox(s.opts.Static)})
 	}
@@ -90,11 +88,6 @@ func (s *Server) inbox(files fs.FS) http.Handler {
 		}
 		fsrv.ServeHTTP(w, r)
 	})
-}
-
-// jim answers MailHog's chaos monkey endpoint: letterbox has no Jim, so 404 as MailHog does when off.
-func (s *Server) jim(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "webui: MailHog's Jim is not available", http.StatusNotFound)
 }
 
 func (s *Server) livez(w http.ResponseWriter, r *http.Request) {

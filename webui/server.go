@@ -121,6 +121,9 @@ type Options struct {
 	Deliverability Deliverability
 	// LinkChecker checks links for /link-check; nil answers 400.
 	LinkChecker LinkChecker
+	// Faults is the SMTP policy engine behind /api/v1/chaos, /api/v1/chaos/rules and
+	// /api/v2/jim; nil answers as Mailpit and MailHog do with chaos and Jim off.
+	Faults Faults
 	// SpamAssassin scores messages for /sa-check; nil answers 400, as Mailpit without SpamAssassin.
 	SpamAssassin SpamChecker
 }

@@ -32,6 +32,7 @@ type config struct {
 	WebhookSecret                               string
 	Relay                                       relayFlags
 	Checks                                      checkFlags
+	Faults                                      faultFlags
 }
 
 // errHelp means --help was asked for and shown.
@@ -86,6 +87,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	declareRelayFlags(fs, &cfg.Relay)
 	declareMCPFlags(fs, cfg)
 	declareCheckFlags(fs, cfg)
+	declareFaultFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }

@@ -52,5 +52,6 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		SendingIPs:         cfg.Checks.SendingIPs,
 		SpamAssassin:       cfg.Checks.SpamAssassin,
 		Bulk:               cfg.Checks.Bulk,
+		Faults:             faultConfig(cfg.Faults),
 	}
 }

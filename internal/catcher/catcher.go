@@ -22,6 +22,7 @@ import (
 	"github.com/letterbox-mail/letterbox/imapd"
 	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
+	"github.com/letterbox-mail/letterbox/policy"
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/smtpd"
@@ -52,7 +53,8 @@ type Config struct {
 
 	MaxMessageSize     int64        // SMTP: largest message; 0 means smtpd's default
 	SMTPMaxConnections int          // SMTP: most connections at once; 0 means smtpd's default
-	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...); nil accepts everything
+	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...), before the engine Faults configures
+	Faults             Faults       // SMTP: rules, Mailpit's chaos, MailHog's Jim, recipient verification
 
 	MaxMessages int           // retention: keep only the newest N; 0 keeps all
 	MaxAge      time.Duration // retention: delete older messages; 0 keeps all
@@ -110,6 +112,8 @@ type Catcher struct {
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// Policy is the SMTP policy engine: rules, chaos, Jim, recipient verification (Config.Faults).
+	Policy *policy.Engine
 	// MCP is the MCP server, nil unless Config.MCP. Its tools use the HTTP API in-process.
 	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
@@ -212,6 +216,10 @@ func (c *Catcher) add(name, addr, tlsName, tlsAddr string, srv server) {
 // build creates every server whose address is set.
 func (c *Catcher) build() error {
 	cfg := c.cfg
+	var err error
+	if c.Policy, err = buildPolicy(cfg.Faults, cfg); err != nil {
+		return err
+	}
 	if err := c.buildRelay(); err != nil {
 		return err
 	}
@@ -223,7 +231,7 @@ func (c *Catcher) build() error {
 			MaxConnections: cfg.SMTPMaxConnections,
 			TLSConfig:      c.tls,
 			Logger:         c.log,
-			Policy:         cfg.SMTPPolicy,
+			Policy:         c.smtpPolicy(),
 		})
 		if err != nil {
 			return fmt.Errorf("smtp: %w", err)
@@ -250,6 +258,7 @@ func (c *Catcher) build() error {
 			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
+			Faults:       c.Policy,
 		}
 		c.relayOptions(&opts)
 		if err := c.buildChecks(&opts); err != nil {
