@@ -3,12 +3,12 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"net/smtp"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/internal/smtptest"
 )
 
 // exampleURL and exampleSMTP are the addresses of the letterbox the examples use.
@@ -43,34 +43,7 @@ func runWithCatcher(m *testing.M) int {
 // sendMail sends one message to the examples' letterbox, as an application would.
 func sendMail(to, subject, body string) {
 	msg := "From: app@app.test\r\nTo: " + to + "\r\nSubject: " + subject + "\r\n\r\n" + body + "\r\n"
-	if err := send(to, msg); err != nil {
+	if err := smtptest.Send(exampleSMTP, "app@app.test", []string{to}, msg); err != nil {
 		panic(err)
 	}
-}
-
-// send delivers msg over plain SMTP (smtp.SendMail would insist on verifying the self-signed
-// certificate of STARTTLS).
-func send(to, msg string) error {
-	c, err := smtp.Dial(exampleSMTP)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Mail("app@app.test"); err != nil {
-		return err
-	}
-	if err := c.Rcpt(to); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write([]byte(msg)); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return c.Quit()
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/smtpd"
 )
 
 // Server is a running letterbox. Its methods are safe for concurrent use.
@@ -55,7 +57,8 @@ func WithAuth(username, password string) Option {
 }
 
 // WithDB keeps the messages in the SQLite database at path instead of a temporary one: it is
-// created when missing, kept after the test, and its messages are there at the next Start.
+// created when missing, kept after the test, and its messages are there at the next Start. A
+// postgres:// URL uses that PostgreSQL database instead, as letterbox --db does.
 func WithDB(path string) Option {
 	return func(s *settings) { s.cfg.DB = path }
 }
@@ -95,6 +98,30 @@ func WithWebhook(url, secret string) Option {
 	}
 }
 
+// WithSMTPPolicy makes the SMTP server ask p at each stage of a session, to inject faults the
+// application must survive: refuse a recipient (550), fail temporarily (451), delay or throttle
+// replies, drop the connection mid-DATA. See smtpd.Policy and smtpd.Action.
+func WithSMTPPolicy(p smtpd.Policy) Option {
+	return func(s *settings) { s.cfg.SMTPPolicy = p }
+}
+
+// WithMCPAllowDelete offers the MCP server's delete_messages tool (at URL()+"/mcp"), which is
+// left out otherwise.
+func WithMCPAllowDelete() Option {
+	return func(s *settings) { s.cfg.MCPAllowDelete = true }
+}
+
+// WithDNS sends the deliverability checks' DNS queries (DKIM, SPF, DMARC, reverse DNS, link
+// checks) to the server at addr, such as a test DNS server (letterbox --dns).
+func WithDNS(addr string) Option {
+	return func(s *settings) { s.cfg.DNS = addr }
+}
+
+// WithSendingIPs judges SPF and reverse DNS for these addresses (letterbox --sending-ip).
+func WithSendingIPs(ips ...netip.Addr) Option {
+	return func(s *settings) { s.cfg.SendingIPs = ips }
+}
+
 // Start runs letterbox for the test t and stops it, with its database unless WithDB was given,
 // when t and its subtests end. It fails t when letterbox cannot start.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -104,6 +131,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		HTTP:     "127.0.0.1:0",
 		Hostname: "letterbox.test",
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MCP:      true,
 	}}
 	for _, o := range opts {
 		o(&s)
@@ -161,7 +189,8 @@ func writeHtpasswd(dir, user, pass string) (string, error) {
 // SMTPAddr is the SMTP server's address, host:port on 127.0.0.1: give it to the application.
 func (s *Server) SMTPAddr() string { return s.c.Addr("smtp") }
 
-// URL is the base URL of the web inbox and API, such as http://127.0.0.1:41234.
+// URL is the base URL of the web inbox and API, such as http://127.0.0.1:41234. The MCP server
+// for coding agents is at URL()+"/mcp" (Streamable HTTP).
 func (s *Server) URL() string { return s.url }
 
 // POP3Addr is the POP3 server's address; "" without WithPOP3.

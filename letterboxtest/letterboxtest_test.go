@@ -2,6 +2,7 @@ package letterboxtest_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -16,7 +17,9 @@ import (
 	"time"
 
 	"github.com/letterbox-mail/letterbox/client"
+	"github.com/letterbox-mail/letterbox/internal/pgtest"
 	"github.com/letterbox-mail/letterbox/letterboxtest"
+	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/webhook"
 )
 
@@ -240,5 +243,55 @@ func TestWithWebhook(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook within 10s")
+	}
+}
+
+// WithDB takes a postgres:// URL as letterbox --db does.
+func TestWithPostgres(t *testing.T) {
+	db := pgtest.Database(t)
+	mail := letterboxtest.Start(t, letterboxtest.WithDB(db))
+	if err := signUp(mail.SMTPAddr(), "pg@app.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mail.Client().WaitFor(t.Context(), "to:pg@app.test", client.WaitOptions{Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bouncer refuses one recipient permanently and drops the connection of messages that say "drop".
+type bouncer struct{}
+
+func (bouncer) Wants(s smtpd.Stage) bool { return s == smtpd.StageRcpt || s == smtpd.StageDataEnd }
+
+func (bouncer) Check(_ context.Context, c *smtpd.Check) smtpd.Action {
+	switch {
+	case c.Stage == smtpd.StageRcpt && c.Recipient == "gone@app.test":
+		return smtpd.Action{Code: 550, Enhanced: [3]int{5, 1, 1}, Text: "no such user"}
+	case c.Stage == smtpd.StageDataEnd && strings.Contains(string(c.Data), "drop"):
+		return smtpd.Action{Disconnect: true}
+	}
+	return smtpd.Action{}
+}
+
+// A test of how the application copes with refusals: the policy decides, the mail that gets
+// through is stored, the refused is not.
+func TestWithSMTPPolicy(t *testing.T) {
+	mail := letterboxtest.Start(t, letterboxtest.WithSMTPPolicy(bouncer{}))
+	err := signUp(mail.SMTPAddr(), "gone@app.test")
+	var perr *textproto.Error
+	if !errors.As(err, &perr) || perr.Code != 550 || !strings.Contains(perr.Msg, "no such user") {
+		t.Errorf("refused recipient: %v", err)
+	}
+	if err := sendMail(mail.SMTPAddr(), "a@app.test", "b@app.test", "Subject: x\r\n\r\nplease drop this\r\n"); err == nil {
+		t.Error("dropped connection: no error")
+	}
+	if err := signUp(mail.SMTPAddr(), "here@app.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mail.Client().WaitFor(t.Context(), "to:here@app.test", client.WaitOptions{Timeout: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := mail.Client().List(t.Context(), 0, 0); err != nil || l.Total != 1 {
+		t.Errorf("stored: %+v %v", l, err)
 	}
 }

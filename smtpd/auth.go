@@ -19,7 +19,7 @@ var errAuthDone = errors.New("smtpd: unexpected SASL response after authenticati
 // loginServer is the server side of the LOGIN mechanism: it asks for the username, then the
 // password, and accepts any pair. An initial response, if any, is the username.
 type loginServer struct {
-	accept   func(username string)
+	accept   func(username string) error
 	step     int
 	username string
 }
@@ -38,7 +38,9 @@ func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 		return []byte("Password:"), false, nil
 	case 2:
 		l.step = 3
-		l.accept(l.username)
+		if err := l.accept(l.username); err != nil {
+			return nil, false, err
+		}
 		return nil, true, nil
 	}
 	return nil, false, errAuthDone
@@ -48,7 +50,7 @@ func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err er
 // username with any digest, since letterbox knows no passwords to check it against.
 type cramMD5Server struct {
 	hostname string
-	accept   func(username string)
+	accept   func(username string) error
 	sent     bool
 	done     bool
 }
@@ -72,6 +74,8 @@ func (c *cramMD5Server) Next(response []byte) (challenge []byte, done bool, err 
 	if len(username) == 0 {
 		return nil, false, errors.New("smtpd: CRAM-MD5 response has no username")
 	}
-	c.accept(string(username))
+	if err := c.accept(string(username)); err != nil {
+		return nil, false, err
+	}
 	return nil, true, nil
 }

@@ -92,6 +92,10 @@ type Options struct {
 
 	// Logger receives the server's log records, tagged component=smtpd. nil discards them.
 	Logger *slog.Logger
+
+	// Policy is asked at each stage of every session (see Policy); nil accepts everything, and
+	// then the sessions cost nothing for it.
+	Policy Policy
 }
 
 // Stats are the server's counters since it was created. The names follow Mailpit's
@@ -99,7 +103,7 @@ type Options struct {
 type Stats struct {
 	SMTPAccepted     int64 // messages stored and acknowledged with 250
 	SMTPAcceptedSize int64 // bytes of those messages, as received
-	SMTPRejected     int64 // messages refused: too big, a line too long, or a storage failure
+	SMTPRejected     int64 // refusals: messages too big, lines too long, storage failures, and every refusal or drop the Policy caused
 	SMTPIgnored      int64 // messages accepted but not stored; letterbox ignores none, so always 0
 
 	SessionsOpen       int64 // connections open now
@@ -115,12 +119,15 @@ type Server struct {
 	hostname string
 	tls      *tls.Config
 
-	// Two go-smtp servers: conns holds plain connections (which may upgrade with STARTTLS),
-	// tlsConns holds implicit-TLS ones (go-smtp sees them through our wrapper, not as *tls.Conn,
-	// so that server must not offer STARTTLS). Serve hands each accepted connection to one of them.
-	plain, secure   *smtp.Server
-	conns, tlsConns *chanListener
-	startOnce       sync.Once
+	// The go-smtp server, which serves every connection Serve accepts through conns. It is not
+	// given the TLS configuration: the connection layer (conn) does STARTTLS itself.
+	smtp      *smtp.Server
+	conns     *chanListener
+	startOnce sync.Once
+
+	policy   Policy
+	recorder SessionRecorder // the Deliverer, when it records sessions; else nil
+	records  sync.WaitGroup  // session records being written
 
 	slots chan struct{} // one token per open connection; nil means unlimited
 
@@ -180,7 +187,7 @@ func New(d Deliverer, opts Options) (*Server, error) {
 		hostname:  hostname,
 		tls:       tlsConfig,
 		conns:     newChanListener(),
-		tlsConns:  newChanListener(),
+		policy:    opts.Policy,
 		done:      make(chan struct{}),
 		listeners: make(map[*net.Listener]struct{}),
 		open:      make(map[*conn]struct{}),
@@ -193,16 +200,17 @@ func New(d Deliverer, opts Options) (*Server, error) {
 	case n > 0:
 		s.slots = make(chan struct{}, n)
 	}
-	s.plain = s.newSMTPServer(opts, tlsConfig)
-	s.secure = s.newSMTPServer(opts, nil)
+	if r, ok := d.(SessionRecorder); ok {
+		s.recorder = r
+	}
+	s.smtp = s.newSMTPServer(opts)
 	return s, nil
 }
 
-// newSMTPServer configures one go-smtp server; tlsConfig nil means STARTTLS is not offered.
-func (s *Server) newSMTPServer(opts Options, tlsConfig *tls.Config) *smtp.Server {
+// newSMTPServer configures the go-smtp server.
+func (s *Server) newSMTPServer(opts Options) *smtp.Server {
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = s.hostname
-	srv.TLSConfig = tlsConfig
 	srv.AllowInsecureAuth = true
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = errorLog{s}
@@ -259,10 +267,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	defer s.trackListener(&l, false)
 	defer l.Close()
-	s.startOnce.Do(func() {
-		go s.plain.Serve(s.conns)
-		go s.secure.Serve(s.tlsConns)
-	})
+	s.startOnce.Do(func() { go s.smtp.Serve(s.conns) })
 
 	var delay time.Duration
 	for {
@@ -300,12 +305,8 @@ func (s *Server) Serve(l net.Listener) error {
 			c.Close()
 			return ErrServerClosed
 		}
-		target := s.conns
-		if c.tls {
-			target = s.tlsConns
-		}
 		select {
-		case target.ch <- c:
+		case s.conns.ch <- c:
 		case <-s.done:
 			c.Close()
 			return ErrServerClosed
@@ -450,10 +451,8 @@ wait:
 	}
 
 	// go-smtp's Close closes its (channel) listener and every connection it tracks.
-	s.plain.Close()
-	s.secure.Close()
+	s.smtp.Close()
 	s.conns.Close()
-	s.tlsConns.Close()
 	s.cancel()
 
 	for {
@@ -465,6 +464,7 @@ wait:
 		}
 		<-ch
 	}
+	s.records.Wait()
 	s.logGate.Lock()
 	s.logClosed = true
 	s.logGate.Unlock()

@@ -741,6 +741,8 @@ func TestShutdown(t *testing.T) {
 			t.Error("connection open after Shutdown returned")
 		}
 	}
+	// A session encrypted with STARTTLS is told too, through TLS, and its TLS session then ends cleanly.
+	secure.expect(421)
 	if line, err := secure.text.ReadLine(); err != io.EOF {
 		t.Errorf("STARTTLS session at shutdown: read %q, %v; want the TLS session closed cleanly", line, err)
 	}
@@ -806,8 +808,8 @@ func TestNewOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if srv.Hostname() == "" || srv.TLSConfig() == nil || cap(srv.slots) != DefaultMaxConnections ||
-		srv.plain.MaxMessageBytes != DefaultMaxMessageSize || srv.plain.MaxLineLength != DefaultMaxLineLength {
-		t.Errorf("zero Options not defaulted: %+v", srv.plain)
+		srv.smtp.MaxMessageBytes != DefaultMaxMessageSize || srv.smtp.MaxLineLength != DefaultMaxLineLength {
+		t.Errorf("zero Options not defaulted: %+v", srv.smtp)
 	}
 	if err := srv.Close(); err != nil {
 		t.Errorf("Close of an unstarted server: %v", err)
@@ -819,7 +821,7 @@ func TestNewOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.slots != nil || srv.plain.MaxMessageBytes != 0 || srv.plain.MaxLineLength != 0 || srv.plain.ReadTimeout != 0 {
+	if srv.slots != nil || srv.smtp.MaxMessageBytes != 0 || srv.smtp.MaxLineLength != 0 || srv.smtp.ReadTimeout != 0 {
 		t.Errorf("negative Options not unlimited")
 	}
 }
@@ -894,9 +896,9 @@ func TestGoSMTPLogSilentAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.plain.ErrorLog.Printf("error handling %v: %s", "127.0.0.1:1", "before")
+	srv.smtp.ErrorLog.Printf("error handling %v: %s", "127.0.0.1:1", "before")
 	srv.Close()
-	srv.plain.ErrorLog.Printf("error handling %v: %s", "127.0.0.1:1", "after")
+	srv.smtp.ErrorLog.Printf("error handling %v: %s", "127.0.0.1:1", "after")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(logged) != 1 || !strings.Contains(logged[0], "before") {

@@ -69,6 +69,12 @@ func newStack(t testing.TB) *stack {
 
 func newStackAt(t testing.TB, path string) *stack {
 	t.Helper()
+	return newStackWith(t, path, nil)
+}
+
+// newStackWith is newStackAt with a hook that may change the web server's options.
+func newStackWith(t testing.TB, path string, configure func(*webui.Options)) *stack {
+	t.Helper()
 	ctx := context.Background()
 	log := logger(t)
 	st, err := store.Open(ctx, store.Options{Path: path, Hostname: "letterbox.test", Logger: log})
@@ -88,7 +94,11 @@ func newStackAt(t testing.TB, path string) *stack {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	web, err := webui.New(webui.Options{Store: st, Static: static.Files, Logger: log, SMTPAddr: l.Addr().String(), Version: "test"})
+	opts := webui.Options{Store: st, Static: static.Files, Logger: log, SMTPAddr: l.Addr().String(), Version: "test"}
+	if configure != nil {
+		configure(&opts)
+	}
+	web, err := webui.New(opts)
 	if err != nil {
 		t.Fatalf("webui.New: %v", err)
 	}

@@ -1,5 +1,5 @@
 // The message view: header, actions and the tabs (HTML, Text, Headers,
-// Source, Attachments, MIME structure, Envelope, Problems).
+// Source, Attachments, MIME structure, Envelope, Deliverability, Problems).
 //
 // Every mail-supplied string is shown as text. The HTML body is only ever
 // loaded into an iframe with an empty sandbox (no scripts, no same-origin, no
@@ -10,6 +10,7 @@ import * as api from './api.js';
 import { $, h, icon, clear, setIcon } from './dom.js';
 import * as fmt from './format.js';
 import { tagClass } from './list.js';
+import { fillDeliverability } from './deliverability.js';
 
 const WIDTHS = [
   { id: 'phone', label: 'Phone', px: 375 },
@@ -147,6 +148,7 @@ export class Viewer {
       ['attachments', 'Attachments', atts],
       ['structure', 'MIME'],
       ['envelope', 'Envelope'],
+      ['deliverability', 'Deliverability'],
       errors.length ? ['problems', 'Problems', errors.length] : null,
     ].filter(Boolean);
     const tabsEl = clear($('tabs'));
@@ -256,7 +258,7 @@ export class Viewer {
     const fn = {
       html: this.fillHTML, text: this.fillText, headers: this.fillHeaders, source: this.fillSource,
       attachments: this.fillAttachments, structure: this.fillStructure, envelope: this.fillEnvelope,
-      problems: this.fillProblems,
+      problems: this.fillProblems, deliverability: fillDeliverability,
     }[id];
     Promise.resolve(fn.call(this, panel, this.msg)).catch((err) => {
       panel.replaceChildren(h('p', { class: 'panel-note error', text: 'Could not load this view: ' + err.message }));

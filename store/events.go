@@ -54,18 +54,22 @@ func (s *Store) Subscribe(buffer int) *Subscription {
 	if buffer <= 0 {
 		buffer = DefaultEventBuffer
 	}
-	sub := &Subscription{h: &s.hub, ch: make(chan []Event, buffer)}
-	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
-	if s.hub.done {
+	return s.hub.subscribe(buffer)
+}
+
+func (h *hub) subscribe(buffer int) *Subscription {
+	sub := &Subscription{h: h, ch: make(chan []Event, buffer)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done {
 		sub.closed, sub.err = true, ErrClosed
 		close(sub.ch)
 		return sub
 	}
-	if s.hub.subs == nil {
-		s.hub.subs = map[*Subscription]struct{}{}
+	if h.subs == nil {
+		h.subs = map[*Subscription]struct{}{}
 	}
-	s.hub.subs[sub] = struct{}{}
+	h.subs[sub] = struct{}{}
 	return sub
 }
 

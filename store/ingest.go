@@ -38,6 +38,7 @@ type record struct {
 	recipients []string // lower-case addresses for per-recipient mailboxes
 	fts        ftsRow
 	words      []string // its distinct vocabulary words (see vocab.go)
+	relayTo    []string // where auto-relay sends it (Options.RelayMatching set)
 
 	fromJSON, toJSON, ccJSON, bccJSON, replyToJSON string
 }
@@ -150,7 +151,10 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		env.Recipients = []string{}
 	}
 	id := newID()
-	trace := s.traceHeaders(id, env, msg)
+	var trace []byte
+	if !env.NoTrace {
+		trace = s.traceHeaders(id, env, msg)
+	}
 	var raw []byte
 	if len(trace) <= len(room) {
 		raw = room[len(room)-len(trace) : len(room)+len(msg)]
@@ -236,6 +240,9 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		rec.recipients = append(rec.recipients, a)
 	}
 	sort.Strings(rec.recipients)
+	if s.opts.RelayMatching != nil {
+		rec.relayTo = relayRecipients(env.Recipients, sum)
+	}
 	sum.Tags = autoTags(get("X-Tags"), rec.recipients)
 
 	var text, html string
@@ -308,8 +315,12 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 			s.buffers.Put(content)
 		}
 	}()
+	returnPath := env.MailFrom
+	if env.NoTrace && returnPath == "" {
+		returnPath = strings.Trim(strings.TrimSpace(get("Return-Path")), "<>")
+	}
 	b := body{
-		Envelope: env, ReturnPath: env.MailFrom, Headers: headers, Text: text, HTML: html,
+		Envelope: env, ReturnPath: returnPath, Headers: headers, Text: text, HTML: html,
 		Parts: parts, Structure: structure, Errors: errs,
 		TextAt: spanOf(raw, text), HTMLAt: spanOf(raw, html),
 	}
@@ -384,12 +395,15 @@ func (s *Store) traceHeaders(id string, env Envelope, body []byte) []byte {
 	if i := bytes.IndexByte(body, '\n'); i >= 0 && (i == 0 || body[i-1] != '\r') {
 		eol = "\n"
 	}
-	proto := "ESMTP"
-	if env.TLS {
-		proto += "S"
-	}
-	if env.Username != "" {
-		proto += "A"
+	proto := env.Protocol
+	if proto == "" {
+		proto = "ESMTP"
+		if env.TLS {
+			proto += "S"
+		}
+		if env.Username != "" {
+			proto += "A"
+		}
 	}
 	host, _, err := net.SplitHostPort(env.RemoteAddr)
 	if err != nil {
@@ -401,7 +415,7 @@ func (s *Store) traceHeaders(id string, env Envelope, body []byte) []byte {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Return-Path: <%s>%s", sanitizeTrace(env.MailFrom), eol)
-	fmt.Fprintf(&b, "Received: from %s ([%s])%s\tby %s (letterbox) with %s id %s", helo, sanitizeTrace(host), eol, sanitizeTrace(s.opts.Hostname), proto, id)
+	fmt.Fprintf(&b, "Received: from %s ([%s])%s\tby %s (letterbox) with %s id %s", helo, sanitizeTrace(host), eol, sanitizeTrace(s.opts.Hostname), sanitizeTrace(proto), id)
 	if len(env.Recipients) == 1 {
 		fmt.Fprintf(&b, "%s\tfor <%s>", eol, sanitizeTrace(env.Recipients[0]))
 	}

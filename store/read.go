@@ -52,26 +52,7 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	m := &Message{Summary: sum, Envelope: b.Envelope, ReturnPath: b.ReturnPath, Headers: b.Headers,
-		Text: b.Text, HTML: b.HTML, Structure: b.Structure, ParseErrors: b.Errors}
-	m.Attachments, m.Inline = []Part{}, []Part{}
-	for _, p := range b.Parts {
-		if p.Inline {
-			m.Inline = append(m.Inline, p.Part)
-		} else {
-			m.Attachments = append(m.Attachments, p.Part)
-		}
-	}
-	if m.Headers == nil {
-		m.Headers = []Header{}
-	}
-	if m.ParseErrors == nil {
-		m.ParseErrors = []string{}
-	}
-	if m.Envelope.Recipients == nil {
-		m.Envelope.Recipients = []string{}
-	}
-	return m, nil
+	return messageOf(sum, b), nil
 }
 
 // Raw returns the message exactly as stored: the bytes received, after the trace header fields.

@@ -47,6 +47,10 @@ type Options struct {
 	// PruneInterval is how often retention runs. Default 1 minute; it also runs after ingest when
 	// MaxMessages is exceeded.
 	PruneInterval time.Duration
+	// RelayMatching, when set, queues a relay job (RelayAuto, to the envelope recipients, or the
+	// To, Cc and Bcc addresses when there were none) for every message this Store adds that the
+	// filter selects, in the transaction that stores the message. nil relays nothing.
+	RelayMatching *Filter
 	// Observer, when set, is told how long each message took to store and how many requests each
 	// group commit held (for metrics).
 	Observer Observer
@@ -290,6 +294,10 @@ func (s *Store) Path() string { return s.opts.Path }
 
 // UIDValidity returns the IMAP UIDVALIDITY of this database: fixed when it was created.
 func (s *Store) UIDValidity() uint32 { return s.uidValidity }
+
+// NewID returns a new short opaque identifier of the kind the store gives messages, for other
+// records (such as an SMTP session) that want one: time-ordered, 16 characters of base32hex.
+func NewID() string { return newID() }
 
 // newID returns a short opaque identifier: 16 characters of base32hex (80 bits), of which the
 // first 40 bits are the time in milliseconds and the rest random. Time first keeps new IDs near

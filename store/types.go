@@ -20,6 +20,19 @@ type Envelope struct {
 	Username   string    // SMTP AUTH username; "" when the client did not authenticate
 	TLS        bool      // the message came over TLS (STARTTLS or implicit)
 	Received   time.Time // when the message was received; zero means now
+	// Protocol names how the message came, for the Received: trace header's "with" clause
+	// (RFC 5321 §4.4): "" is SMTP (ESMTP, ESMTPS, ESMTPA, ESMTPSA from TLS and Username),
+	// "HTTP" or "HTTPS" for the send API.
+	Protocol string
+	// NoTrace stores the message exactly as given, without the Return-Path: and Received: fields
+	// an MDA prepends: for messages imported from files, which carry their own trace already.
+	// ReturnPath then comes from MailFrom, or from the message's own Return-Path: field.
+	NoTrace   bool
+	SessionID string `json:",omitempty"` // the SMTP session that delivered it (see Session); "" when unknown
+
+	// Session, when set, is the delivering session's record so far: Add stores it with the
+	// message, in the same transaction, as RecordSession would. Not kept in the envelope.
+	Session *Session `json:"-"`
 }
 
 // Address is a display name and an email address.
@@ -151,12 +164,16 @@ const (
 // Event is one change announced to subscribers.
 type Event struct {
 	Type    EventType
-	Summary *Summary // for EventNew
-	ID      string   // for EventUpdate and EventDelete
-	UID     int64    // for EventUpdate and EventDelete
-	Read    *bool    // for EventUpdate of read state
-	Tags    []string // for EventUpdate of tags
-	UIDs    []int64  // for EventPrune
+	Summary *Summary  // for EventNew
+	ID      string    // for EventUpdate and EventDelete
+	UID     int64     // for EventUpdate and EventDelete
+	Read    *bool     // for EventUpdate of read state
+	Tags    []string  // for EventUpdate of tags
+	UIDs    []int64   // for EventPrune
+	Relay   *RelayJob // for EventRelay
+	// Remote is set on the changes another process sharing the database made (PostgreSQL):
+	// what reacts once to each new message (webhooks, auto-relay) leaves those to that process.
+	Remote bool
 
 	count int64 // messages an EventTruncate deleted
 }

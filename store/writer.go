@@ -287,11 +287,19 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		rollback()
 		return results, nil, nil, err
 	}
+	relayed, err := s.autoRelay(ctx, conn, inserted)
+	if err != nil {
+		rollback()
+		return results, nil, nil, err
+	}
 	for i, req := range batch {
 		if req.rec != nil {
 			sum := req.rec.sum
 			results[i].summary = sum
 			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+			if ev, ok := relayed[req.rec]; ok {
+				events[i] = append(events[i], ev)
+			}
 		}
 	}
 	if err := ins.run(ctx, "COMMIT"); err != nil {

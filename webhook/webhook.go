@@ -206,7 +206,8 @@ func (s *Sender) dispatch(sub *store.Subscription) {
 	for {
 		for evs := range sub.Events() {
 			for _, ev := range evs {
-				if ev.Type == store.EventNew && ev.Summary != nil {
+				// Another process sharing the database sends the webhooks of what it received.
+				if ev.Type == store.EventNew && ev.Summary != nil && !ev.Remote {
 					s.enqueue(ev.Summary)
 				}
 			}

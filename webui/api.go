@@ -33,8 +33,8 @@ func badf(format string, args ...any) error {
 	return badRequest{fmt.Sprintf("webui: "+format, args...)}
 }
 
-// fail answers with the status err calls for: 400 for bad input, 404 for missing messages, 500
-// (details logged, not shown) otherwise.
+// fail answers with the status err calls for: 400 for bad input, 404 for missing messages, 503
+// while the database cannot be reached, 500 (details logged, not shown) otherwise.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var bad badRequest
 	switch {
@@ -44,6 +44,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "webui: message not found", http.StatusNotFound)
 	case errors.Is(err, context.Canceled):
 		// The client went away.
+	case errors.Is(err, store.ErrUnavailable):
+		s.log.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "webui: the database is unavailable, try again shortly", http.StatusServiceUnavailable)
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		http.Error(w, "webui: internal error (see the server log)", http.StatusInternalServerError)
@@ -448,6 +452,6 @@ type WebUIConfig struct {
 }
 
 func (s *Server) webuiConfig(w http.ResponseWriter, r *http.Request) {
-	c := WebUIConfig{Label: s.opts.Label, Version: s.opts.Version, SMTPAddr: s.opts.SMTPAddr}
+	c := WebUIConfig{Label: s.opts.Label, Version: s.opts.Version, SMTPAddr: s.opts.SMTPAddr, SpamAssassin: s.opts.SpamAssassin != nil}
 	writeJSON(w, http.StatusOK, c)
 }

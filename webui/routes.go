@@ -31,6 +31,10 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/message/{ID}/headers", nil, hf(s.getHeaders)},
 		{"GET", "/api/v1/message/{ID}/raw", nil, hf(s.getRaw)},
 		{"GET", "/api/v1/message/{ID}/part/{PartID}", nil, hf(s.getPart)},
+		{"GET", "/api/v1/message/{ID}/html-check", nil, hf(s.htmlCheck)},
+		{"GET", "/api/v1/message/{ID}/link-check", nil, hf(s.linkCheck)},
+		{"GET", "/api/v1/message/{ID}/sa-check", nil, hf(s.saCheck)},
+		{"GET", "/api/v1/message/{ID}/deliverability", nil, hf(s.deliverabilityReport)},
 		{"GET", "/api/v1/info", nil, hf(s.info)},
 		{"GET", "/api/v1/webui", nil, hf(s.webuiConfig)},
 		{"GET", "/api/v1/wait", nil, hf(s.wait)},
@@ -40,6 +44,9 @@ func (s *Server) routeTable() []route {
 		{"GET", "/livez", nil, hf(s.livez)},
 		{"GET", "/readyz", nil, hf(s.readyz)},
 		{"GET", "/metrics", nil, hf(s.metrics)},
+		{"GET", "/mcp", nil, hf(s.mcp)},
+		{"POST", "/mcp", nil, hf(s.mcp)},
+		{"DELETE", "/mcp", nil, hf(s.mcp)},
 
 		// MailHog API v1/v2. GET and DELETE /api/v1/messages are Mailpit's (above).
 		{"GET", "/api/v2/messages", nil, hf(s.mhMessages)},

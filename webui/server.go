@@ -102,6 +102,16 @@ type Options struct {
 	// Metrics, when set, is served at /metrics (Prometheus text format), behind the same
 	// authentication as the API. nil: /metrics answers 404.
 	Metrics http.Handler
+	// MCP, when set, is served at /mcp (GET, POST, DELETE: the Model Context Protocol's Streamable
+	// HTTP transport), behind the same Host, Origin and authentication checks as the API.
+	// nil: /mcp answers 404.
+	MCP http.Handler
+	// Deliverability makes /deliverability reports; nil answers 400.
+	Deliverability Deliverability
+	// LinkChecker checks links for /link-check; nil answers 400.
+	LinkChecker LinkChecker
+	// SpamAssassin scores messages for /sa-check; nil answers 400, as Mailpit without SpamAssassin.
+	SpamAssassin SpamChecker
 }
 
 // Server is the HTTP server. Its methods are safe for concurrent use.
@@ -111,6 +121,7 @@ type Server struct {
 	st       Store
 	auth     *authenticator
 	handler  http.Handler
+	mux      http.Handler // the routes without the checks of secure
 	http     *http.Server
 	started  time.Time
 	routes   []route
@@ -124,6 +135,7 @@ type Server struct {
 	changes   atomic.Uint64 // store events seen by any websocket client: cached stats older than the last are stale
 
 	websockets atomic.Int64 // websocket clients connected (Mailpit's and MailHog's)
+	waits      atomic.Int64 // /api/v1/wait requests waiting
 
 	mu      sync.Mutex
 	closing chan struct{} // closed on Shutdown/Close: ends websockets and waits
@@ -176,6 +188,7 @@ func New(opts Options) (*Server, error) {
 	for _, rt := range s.routes {
 		mux.Handle(rt.method+" "+rt.pattern, rt.handler)
 	}
+	s.mux = mux
 	s.handler = s.secure(mux)
 	s.http = &http.Server{
 		Handler:           s.handler,
@@ -190,9 +203,17 @@ func New(opts Options) (*Server, error) {
 // WebsocketClients returns the number of websocket clients connected now (for metrics).
 func (s *Server) WebsocketClients() int { return int(s.websockets.Load()) }
 
+// WaitRequests returns the number of /api/v1/wait requests waiting now (for metrics).
+func (s *Server) WaitRequests() int { return int(s.waits.Load()) }
+
 // Handler returns the server's HTTP handler, with every security check, for tests and embedding.
 // Requests must carry an allowed Host (such as 127.0.0.1 or localhost), as on the wire.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// InProcess returns the routes without the Host, Origin and authentication checks, for callers in
+// this process that made those checks already (the MCP server's tools, behind /mcp). Never serve
+// it on a listener.
+func (s *Server) InProcess() http.Handler { return s.mux }
 
 // Serve accepts HTTP connections on l until Shutdown or Close; it then returns ErrServerClosed.
 func (s *Server) Serve(l net.Listener) error {

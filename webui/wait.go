@@ -73,6 +73,8 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
+	s.waits.Add(1)
+	defer s.waits.Add(-1)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	p := store.Page{Limit: max(limit, count)}

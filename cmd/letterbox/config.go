@@ -27,8 +27,10 @@ type config struct {
 	LogLevel                                    string
 	LogFormat                                   string
 	Metrics                                     bool
+	MCP, MCPAllowDelete                         bool
 	WebhookURLs                                 stringList
 	WebhookSecret                               string
+	Checks                                      checkFlags
 }
 
 // errHelp means --help was asked for and shown.
@@ -65,7 +67,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.POP3S, "pop3s", off, "POP3 over implicit TLS listen address, or off")
 	str(&cfg.IMAP, "imap", "127.0.0.1:1143", "IMAP listen address, or off")
 	str(&cfg.IMAPS, "imaps", off, "IMAP over implicit TLS listen address, or off")
-	str(&cfg.DB, "db", defaultDBPath(), "SQLite database file (created on first run)")
+	str(&cfg.DB, "db", defaultDBPath(), "SQLite database file (created on first run), or a postgres://user:pass@host:5432/db URL")
 	str(&cfg.Hostname, "hostname", "", "name in the SMTP greeting and Received: headers (default: the machine's host name)")
 	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", 50<<20, "largest message accepted, in bytes ["+envName("max-message-size")+"]")
 	fs.IntVar(&cfg.SMTPMaxConnections, "smtp-max-connections", 1000, "most SMTP connections at once ["+envName("smtp-max-connections")+"]")
@@ -80,18 +82,24 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
 	declareWebhookFlags(fs, cfg)
+	declareMCPFlags(fs, cfg)
+	declareCheckFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
 
 // parseConfig reads flags from args and, for every flag not given, its environment variable.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+// extra declares a subcommand's own flags besides the servers' (letterbox mcp --url).
+func parseConfig(args []string, getenv func(string) string, out io.Writer, extra ...func(*flag.FlagSet)) (*config, error) {
 	cfg := &config{}
 	fs := newFlagSet(cfg, out)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "letterbox catches mail for developers: SMTP in, web inbox, API, POP3 and IMAP out.\n\n")
-		fmt.Fprintf(out, "Usage:\n  letterbox [flags]        run the servers\n  letterbox version        print the version\n  letterbox bench [flags]  measure SMTP ingest throughput\n\nFlags (each also read from the environment variable in brackets; a flag wins):\n")
+		fmt.Fprintf(out, "Usage:\n  letterbox [flags]        run the servers\n  letterbox version        print the version\n  letterbox bench [flags]  measure SMTP ingest throughput\n  letterbox mcp [flags]    an MCP server for coding agents on stdio (see letterbox mcp --help)\n\nFlags (each also read from the environment variable in brackets; a flag wins):\n")
 		fs.PrintDefaults()
+	}
+	for _, declare := range extra {
+		declare(fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -123,6 +131,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	}
 	if f := strings.ToLower(cfg.LogFormat); f != "text" && f != "json" {
 		return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
+	}
+	if err := validateChecks(cfg.Checks); err != nil {
+		return nil, err
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--smtp-tls-cert and --smtp-tls-key go together")

@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 				return 1
 			}
 			return 0
+		case "mcp":
+			return runMCP(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 		case "serve":
 			args = args[1:]
 		}

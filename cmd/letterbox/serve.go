@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/store/postgres"
 )
 
 // newLogger returns a logger at the configured level, writing text (key=value) or JSON lines.
@@ -30,6 +31,12 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // serve opens the store, starts every enabled server, and runs until ctx is cancelled or a
 // server fails; then it shuts everything down gracefully.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	return serveAlongside(ctx, cfg, stdout, stderr, nil)
+}
+
+// serveAlongside is serve that also runs alongside (when not nil) once every server listens:
+// its return ends the run as a cancelled ctx does (letterbox mcp's stdio session).
+func serveAlongside(ctx context.Context, cfg *config, stdout, stderr io.Writer, alongside func(context.Context, *catcher.Catcher) error) error {
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if err != nil {
 		return err
@@ -42,7 +49,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		c.Close()
 		return err
 	}
-	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", cfg.DB)
+	fmt.Fprintf(stdout, "letterbox %s\n  %-9s %s\n", version, "database", postgres.Redact(cfg.DB))
 	eps := c.Endpoints()
 	for _, ep := range eps {
 		shown := ep.Addr
@@ -54,12 +61,19 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, readyLine(eps))
 
+	var ended chan error
+	if alongside != nil {
+		ended = make(chan error, 1)
+		go func() { ended <- alongside(ctx, c) }()
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case runErr = <-c.Err():
 		log.Error("server failed; shutting down", "err", runErr)
+	case runErr = <-ended:
+		log.Info("session ended; shutting down")
 	}
 	if err := c.Shutdown(context.Background()); err != nil && runErr == nil {
 		runErr = err

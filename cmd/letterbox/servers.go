@@ -34,7 +34,13 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		HTTPAuthFile:       cfg.HTTPAuthFile,
 		ReadAuthFile:       cfg.ReadAuthFile,
 		Metrics:            cfg.Metrics,
+		MCP:                cfg.MCP,
+		MCPAllowDelete:     cfg.MCPAllowDelete,
 		WebhookURLs:        cfg.WebhookURLs,
 		WebhookSecret:      cfg.WebhookSecret,
+		DNS:                cfg.Checks.DNS,
+		SendingIPs:         cfg.Checks.SendingIPs,
+		SpamAssassin:       cfg.Checks.SpamAssassin,
+		Bulk:               cfg.Checks.Bulk,
 	}
 }

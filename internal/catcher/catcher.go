@@ -13,15 +13,19 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/deliverability"
 	"github.com/letterbox-mail/letterbox/imapd"
+	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
 	"github.com/letterbox-mail/letterbox/pop3d"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
+	"github.com/letterbox-mail/letterbox/store/postgres"
 	"github.com/letterbox-mail/letterbox/webhook"
 	"github.com/letterbox-mail/letterbox/webui"
 )
@@ -38,15 +42,16 @@ type Config struct {
 	POP3, POP3S string
 	IMAP, IMAPS string
 
-	DB       string       // SQLite database file, created when missing. Required.
+	DB       string       // SQLite database file, created when missing, or a postgres:// URL. Required.
 	Hostname string       // SMTP greeting, Received: headers, certificate; "" means the machine's name
 	Version  string       // shown by the API; "" means "dev"
 	Logger   *slog.Logger // nil discards
 
 	TLSCert, TLSKey string // PEM certificate and key files for every TLS listener; "" makes a self-signed one
 
-	MaxMessageSize     int64 // SMTP: largest message; 0 means smtpd's default
-	SMTPMaxConnections int   // SMTP: most connections at once; 0 means smtpd's default
+	MaxMessageSize     int64        // SMTP: largest message; 0 means smtpd's default
+	SMTPMaxConnections int          // SMTP: most connections at once; 0 means smtpd's default
+	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...); nil accepts everything
 
 	MaxMessages int           // retention: keep only the newest N; 0 keeps all
 	MaxAge      time.Duration // retention: delete older messages; 0 keeps all
@@ -59,8 +64,16 @@ type Config struct {
 
 	Metrics bool // serve Prometheus metrics at /metrics on the HTTP listener
 
+	MCP            bool // build the MCP server (Catcher.MCP): at /mcp when HTTP listens, and for ServeStdio
+	MCPAllowDelete bool // offer the MCP tool that deletes messages
+
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
+
+	DNS          string       // the DNS server deliverability checks ask (host[:port]); "" means the system's
+	SendingIPs   []netip.Addr // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
+	SpamAssassin string       // spamd's address (host:port or unix:/path) for spam scores; "" turns them off
+	Bulk         bool         // judge every message as bulk mail in deliverability reports
 }
 
 // Endpoint is one listener: a server on an address, maybe behind implicit TLS.
@@ -82,14 +95,19 @@ type server interface {
 
 // Catcher is letterbox assembled: a store and the servers over it.
 type Catcher struct {
-	// Store is the one store every server reads and writes.
-	Store *store.Store
+	// Store is the one store every server reads and writes: SQLite (*store.Store) or PostgreSQL
+	// (*postgres.Store), as Config.DB says.
+	Store store.Engine
 	// SMTP is the SMTP server, nil when neither SMTP listener is configured.
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// MCP is the MCP server, nil unless Config.MCP. Its tools use the HTTP API in-process.
+	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
+	// Deliverability makes deliverability reports, nil when HTTP is off.
+	Deliverability *deliverability.Checker
 
 	cfg       Config
 	log       *slog.Logger
@@ -129,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		reg = metrics.New()
 		opts.Observer = reg
 	}
-	st, err := store.Open(ctx, opts)
+	st, err := openStore(ctx, cfg.DB, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +158,14 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openStore opens the engine db names: a postgres:// URL is PostgreSQL, anything else a SQLite file.
+func openStore(ctx context.Context, db string, opts store.Options) (store.Engine, error) {
+	if postgres.IsURL(db) {
+		return postgres.Open(ctx, db, opts)
+	}
+	return store.Open(ctx, opts)
 }
 
 // tlsConfig loads the configured certificate, or makes a self-signed one for the host names.
@@ -179,6 +205,7 @@ func (c *Catcher) build() error {
 			MaxConnections: cfg.SMTPMaxConnections,
 			TLSConfig:      c.tls,
 			Logger:         c.log,
+			Policy:         cfg.SMTPPolicy,
 		})
 		if err != nil {
 			return fmt.Errorf("smtp: %w", err)
@@ -191,8 +218,8 @@ func (c *Catcher) build() error {
 			return webui.SMTPStats{Accepted: s.SMTPAccepted, AcceptedSize: s.SMTPAcceptedSize, Rejected: s.SMTPRejected, Ignored: s.SMTPIgnored}
 		}
 	}
-	if cfg.HTTP != "" {
-		srv, err := webui.New(webui.Options{
+	if cfg.HTTP != "" || cfg.MCP {
+		opts := webui.Options{
 			Store:        c.Store,
 			Static:       cfg.Static,
 			Logger:       c.log,
@@ -202,15 +229,23 @@ func (c *Catcher) build() error {
 			Version:      cfg.Version,
 			SMTPAddr:     cfg.SMTP,
 			SMTPStats:    smtpStats,
-			Database:     cfg.DB,
+			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
-		})
+			MCP:          c.buildMCP(),
+		}
+		if err := c.buildChecks(&opts); err != nil {
+			return err
+		}
+		srv, err := webui.New(opts)
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}
 		c.HTTP = srv
-		c.add("http", cfg.HTTP, "", "", srv)
+		c.add("http", cfg.HTTP, "", "", srv) // "" (MCP over stdio only): built, not listening
 		clientMetrics(c.metrics, "websocket", srv.WebsocketClients)
+		if c.metrics != nil {
+			c.metrics.GaugeFunc("http_wait_requests", "/api/v1/wait requests waiting for mail now.", func() float64 { return float64(srv.WaitRequests()) })
+		}
 	}
 	if err := c.buildWebhooks(); err != nil {
 		return err
@@ -341,6 +376,9 @@ func (c *Catcher) servers() []server {
 			seen[ep.srv] = true
 			out = append(out, ep.srv)
 		}
+	}
+	if c.HTTP != nil && !seen[c.HTTP] {
+		out = append(out, c.HTTP) // built for MCP over stdio, not listening: its requests end too
 	}
 	return out
 }

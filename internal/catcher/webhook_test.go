@@ -5,11 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/smtp"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/letterbox-mail/letterbox/internal/smtptest"
 )
 
 // The webhook counters reach /metrics.
@@ -52,24 +53,7 @@ func TestWebhookMetrics(t *testing.T) {
 // sendPlain sends one message over SMTP without STARTTLS (the certificate is self-signed).
 func sendPlain(t *testing.T, addr, msg string) {
 	t.Helper()
-	cl, err := smtp.Dial(addr)
-	if err != nil {
+	if err := smtptest.Send(addr, "a@example.com", []string{"b@example.com"}, msg); err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	if err := cl.Mail("a@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	if err := cl.Rcpt("b@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	w, err := cl.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(w, msg)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cl.Quit()
 }

@@ -8,8 +8,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"net"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,4 +74,96 @@ func Database(t testing.TB) string {
 	}
 	pu.Path = "/" + name
 	return pu.String()
+}
+
+// Proxy forwards TCP connections to the PostgreSQL server of a URL, so that a test can cut the
+// database off (Cut: every connection is closed and new ones are refused) and bring it back
+// (Restore), as a network failure or a server restart would.
+type Proxy struct {
+	t      testing.TB
+	target string
+	addr   string
+	mu     sync.Mutex
+	l      net.Listener
+	conns  map[net.Conn]struct{}
+}
+
+// NewProxy starts a proxy to the server of dbURL and returns it and the URL to connect through it.
+func NewProxy(t testing.TB, dbURL string) (*Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{t: t, target: u.Host, conns: map[net.Conn]struct{}{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = l.Addr().String()
+	p.serve(l)
+	t.Cleanup(p.Cut)
+	u.Host = p.addr
+	return p, u.String()
+}
+
+func (p *Proxy) serve(l net.Listener) {
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.l != l {
+				p.mu.Unlock()
+				c.Close()
+				up.Close()
+				return
+			}
+			p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// Cut closes every connection through the proxy and stops accepting new ones.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.l != nil {
+		p.l.Close()
+		p.l = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Restore accepts connections again, on the same address.
+func (p *Proxy) Restore() {
+	p.t.Helper()
+	var l net.Listener
+	var err error
+	for range 50 { // the port was just closed; another listener may hold it for a moment
+		if l, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("pgtest: restore the proxy on %s: %v", p.addr, err)
+	}
+	p.serve(l)
 }

@@ -1,0 +1,269 @@
+package authcheck
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/letterbox-mail/letterbox/internal/dnstest"
+)
+
+var (
+	keysOnce      sync.Once
+	rsaKey, other *rsa.PrivateKey
+)
+
+// keys returns two RSA-2048 keys, made once per test binary.
+func keys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
+	keysOnce.Do(func() {
+		var err error
+		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			t.Fatal(err)
+		}
+		if other, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return rsaKey, other
+}
+
+// keyRecord is the DKIM key record (RFC 6376 §3.6.1) publishing pub.
+func keyRecord(t *testing.T, pub crypto.PublicKey) string {
+	t.Helper()
+	if ed, ok := pub.(ed25519.PublicKey); ok {
+		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(ed)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
+}
+
+func message(from string, extra ...string) []byte {
+	h := []string{
+		"From: Sender <" + from + ">",
+		"To: bob@example.net",
+		"Subject: Your receipt",
+		"Date: Tue, 01 Dec 2026 10:00:00 +0000",
+		"Message-ID: <r1@" + from[strings.IndexByte(from, '@')+1:] + ">",
+		"MIME-Version: 1.0",
+		"Content-Type: text/plain; charset=utf-8",
+	}
+	h = append(h, extra...)
+	return []byte(strings.Join(h, "\r\n") + "\r\n\r\nThank you for your order.\r\nTotal: 12.00 EUR\r\n")
+}
+
+func sign(t *testing.T, raw []byte, domain, selector string, key crypto.Signer) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	err := dkim.Sign(&b, bytes.NewReader(raw), &dkim.SignOptions{
+		Domain: domain, Selector: selector, Signer: key,
+		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func checker(dns *dnstest.Server) *Checker {
+	return New(Options{Resolver: dns.Resolver(), Timeout: 10 * time.Second})
+}
+
+func ips(ss ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range ss {
+		out = append(out, netip.MustParseAddr(s))
+	}
+	return out
+}
+
+func TestDKIM(t *testing.T) {
+	key, wrong := keys(t)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	dns := dnstest.Start(t)
+	dns.TXT("s1._domainkey.shop.test", keyRecord(t, key.Public()))
+	dns.TXT("ed._domainkey.shop.test", keyRecord(t, edKey.Public()))
+	dns.TXT("rotated._domainkey.shop.test", keyRecord(t, wrong.Public()))
+	c := checker(dns)
+
+	signed := sign(t, message("orders@shop.test"), "shop.test", "s1", key)
+	changed := bytes.Replace(signed, []byte("12.00 EUR"), []byte("1.00 EUR"), 1)
+	cases := []struct {
+		name, result, bodyHash, reason string
+		bits                           int
+		raw                            []byte
+	}{
+		{"pass", Pass, Pass, "verified", 2048, signed},
+		{"ed25519", Pass, Pass, "verified", 256, sign(t, message("orders@shop.test"), "shop.test", "ed", edKey)},
+		{"body changed after signing", Fail, Fail, "body was changed", 2048, changed},
+		{"wrong key", Fail, Pass, "does not match", 2048, sign(t, message("orders@shop.test"), "shop.test", "rotated", key)},
+		{"missing record", PermError, "", "no public key at gone._domainkey.shop.test", 0, sign(t, message("orders@shop.test"), "shop.test", "gone", key)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.Check(context.Background(), Input{Raw: tc.raw, FromDomain: "shop.test"})
+			if len(res.DKIM) != 1 {
+				t.Fatalf("%d DKIM results, want 1", len(res.DKIM))
+			}
+			d := res.DKIM[0]
+			if d.Result != tc.result || d.BodyHash != tc.bodyHash || !strings.Contains(d.Reason, tc.reason) || d.KeyBits != tc.bits {
+				t.Errorf("got %+v\nwant result %s, body hash %q, key bits %d, reason containing %q", d, tc.result, tc.bodyHash, tc.bits, tc.reason)
+			}
+			if d.Domain != "shop.test" || d.Algorithm == "" || !d.Covers("subject") {
+				t.Errorf("signature fields: %+v", d)
+			}
+		})
+	}
+
+	t.Run("every signature", func(t *testing.T) {
+		raw := sign(t, sign(t, message("orders@shop.test"), "shop.test", "s1", key), "shop.test", "gone", key)
+		res := c.Check(context.Background(), Input{Raw: raw, FromDomain: "shop.test"})
+		if len(res.DKIM) != 2 || res.DKIM[0].Selector != "gone" || res.DKIM[0].Result != PermError || res.DKIM[1].Result != Pass {
+			t.Fatalf("two signatures: %+v", res.DKIM)
+		}
+		if !res.DKIMPass() {
+			t.Error("DKIMPass false with one passing signature")
+		}
+	})
+	t.Run("unsigned", func(t *testing.T) {
+		res := c.Check(context.Background(), Input{Raw: message("orders@shop.test"), FromDomain: "shop.test"})
+		if len(res.DKIM) != 0 || res.DKIMPass() {
+			t.Fatalf("unsigned message: %+v", res.DKIM)
+		}
+	})
+}
+
+func TestSPF(t *testing.T) {
+	dns := dnstest.Start(t)
+	dns.TXT("shop.test", "v=spf1 include:_spf.mailer.test -all")
+	dns.TXT("_spf.mailer.test", "v=spf1 include:_netblocks.mailer.test ip6:2001:db8::/32 -all")
+	dns.TXT("_netblocks.mailer.test", "v=spf1 ip4:203.0.113.0/24 -all")
+	dns.TXT("soft.test", "v=spf1 ip4:192.0.2.1 ~all")
+	dns.TXT("neutral.test", "v=spf1 ?all")
+	dns.TXT("loop.test", "v=spf1 include:loop.test -all")
+	dns.TXT("mx.shop.test", "v=spf1 a -all")
+	dns.Host("mx.shop.test", "203.0.113.9")
+	c := checker(dns)
+
+	cases := []struct {
+		name, from, helo string
+		ips              []netip.Addr
+		result, reason   string
+	}{
+		{"include chain pass", "bounce@shop.test", "mx.shop.test", ips("203.0.113.7"), Pass, "is authorised by the SPF record of shop.test"},
+		{"include chain ipv6", "bounce@shop.test", "mx.shop.test", ips("2001:db8::25"), Pass, "authorised"},
+		{"include chain fail", "bounce@shop.test", "mx.shop.test", ips("198.51.100.4"), Fail, "-all"},
+		{"softfail", "bounce@soft.test", "mx.soft.test", ips("198.51.100.4"), SoftFail, "~all"},
+		{"neutral", "bounce@neutral.test", "mx.neutral.test", ips("198.51.100.4"), Neutral, "no assertion"},
+		{"no record", "bounce@nospf.test", "mx.nospf.test", ips("198.51.100.4"), None, "publishes no SPF record"},
+		{"include loop", "bounce@loop.test", "mx.loop.test", ips("198.51.100.4"), PermError, ""},
+		{"worst of several addresses", "bounce@shop.test", "mx.shop.test", ips("203.0.113.7", "198.51.100.4"), Fail, "worst of 2"},
+		{"null sender uses HELO", "", "mx.shop.test", ips("203.0.113.9"), Pass, "mx.shop.test"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := c.Check(context.Background(), Input{Raw: message("a@shop.test"), MailFrom: tc.from, Helo: tc.helo, IPs: tc.ips})
+			if res.SPF.Result != tc.result || !strings.Contains(res.SPF.Reason, tc.reason) {
+				t.Errorf("SPF %s (%s), want %s with %q", res.SPF.Result, res.SPF.Reason, tc.result, tc.reason)
+			}
+		})
+	}
+
+	res := c.Check(context.Background(), Input{Raw: message("a@shop.test"), MailFrom: "bounce@shop.test", Helo: "mx.shop.test", IPs: ips("203.0.113.7")})
+	var chain []string
+	for _, r := range res.SPF.Chain {
+		chain = append(chain, r.Domain)
+	}
+	if strings.Join(chain, " ") != "shop.test _spf.mailer.test _netblocks.mailer.test" {
+		t.Errorf("chain %q", chain)
+	}
+	helo := res.SPF.Checks[1]
+	if helo.Identity != "helo" || helo.Domain != "mx.shop.test" || helo.Result != Fail {
+		t.Errorf("HELO check %+v: mx.shop.test allows only 203.0.113.9", helo)
+	}
+}
+
+func TestDMARC(t *testing.T) {
+	key, _ := keys(t)
+	dns := dnstest.Start(t)
+	for _, d := range []string{"brand.test", "mailer.test", "news.brand.test"} {
+		dns.TXT("k._domainkey."+d, keyRecord(t, key.Public()))
+	}
+	dns.TXT("brand.test", "v=spf1 ip4:203.0.113.0/24 -all")
+	dns.TXT("mailer.test", "v=spf1 ip4:203.0.113.0/24 -all")
+	dns.TXT("bounces.brand.test", "v=spf1 ip4:203.0.113.0/24 -all")
+	dns.TXT("_dmarc.brand.test", "v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@brand.test")
+	dns.TXT("_dmarc.strict.test", "v=DMARC1; p=quarantine; adkim=s; aspf=s; pct=50")
+	dns.TXT("k._domainkey.strict.test", keyRecord(t, key.Public()))
+	dns.TXT("k._domainkey.mail.strict.test", keyRecord(t, key.Public()))
+	c := checker(dns)
+	ip := ips("203.0.113.5")
+
+	cases := []struct {
+		name, from, signer, mailFrom string
+		result, policy, applied      string
+		dkimAligned, spfAligned      bool
+		reason                       string
+	}{
+		{"aligned DKIM and SPF", "a@brand.test", "brand.test", "b@brand.test", Pass, "reject", "none", true, true, "aligned"},
+		{"relaxed: subdomain SPF aligns", "a@brand.test", "", "b@bounces.brand.test", Pass, "reject", "none", false, true, "SPF (bounces.brand.test)"},
+		{"alignment failing: third-party DKIM and SPF", "a@brand.test", "mailer.test", "b@mailer.test", Fail, "reject", "reject", false, false, "d=mailer.test is not relaxed-aligned"},
+		{"subdomain policy from organizational domain", "a@news.brand.test", "mailer.test", "b@mailer.test", Fail, "quarantine", "quarantine", false, false, "neither"},
+		{"relaxed: subdomain DKIM aligns", "a@news.brand.test", "brand.test", "b@mailer.test", Pass, "quarantine", "none", true, false, "DKIM (brand.test)"},
+		{"strict: subdomain DKIM does not align", "a@strict.test", "mail.strict.test", "", Fail, "quarantine", "quarantine", false, false, "pct=50"},
+		{"no policy", "a@mailer.test", "mailer.test", "b@mailer.test", None, "", "none", true, true, "no DMARC record at _dmarc.mailer.test"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := message(tc.from)
+			if tc.signer != "" {
+				raw = sign(t, raw, tc.signer, "k", key)
+			}
+			res := c.Check(context.Background(), Input{Raw: raw, MailFrom: tc.mailFrom, Helo: "mta.mailer.test", IPs: ip, FromDomain: domainOf(tc.from)})
+			d := res.DMARC
+			if d.Result != tc.result || d.Policy != tc.policy || d.AppliedPolicy != tc.applied ||
+				d.DKIMAligned != tc.dkimAligned || d.SPFAligned != tc.spfAligned || !strings.Contains(d.Reason, tc.reason) {
+				t.Errorf("got %+v\nwant %s, policy %q applied %q, DKIM aligned %v, SPF aligned %v, reason with %q",
+					d, tc.result, tc.policy, tc.applied, tc.dkimAligned, tc.spfAligned, tc.reason)
+			}
+		})
+	}
+}
+
+// TestDNSUnreachable: with no DNS server answering, every verdict is temperror, never a pass.
+func TestDNSUnreachable(t *testing.T) {
+	key, _ := keys(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	c := New(Options{Resolver: NewResolver(dead), Timeout: 10 * time.Second})
+	raw := sign(t, message("a@brand.test"), "brand.test", "k", key)
+	res := c.Check(context.Background(), Input{Raw: raw, MailFrom: "b@brand.test", Helo: "mx.brand.test", IPs: ips("203.0.113.5"), FromDomain: "brand.test"})
+	if len(res.DKIM) != 1 || res.DKIM[0].Result != TempError || !strings.Contains(res.DKIM[0].Reason, "DNS unreachable") {
+		t.Errorf("DKIM %+v", res.DKIM)
+	}
+	if res.SPF.Result != TempError || !strings.Contains(res.SPF.Reason, "DNS unreachable") {
+		t.Errorf("SPF %+v", res.SPF)
+	}
+	if res.DMARC.Result != TempError || !strings.Contains(res.DMARC.Reason, "DNS unreachable") {
+		t.Errorf("DMARC %+v", res.DMARC)
+	}
+}
