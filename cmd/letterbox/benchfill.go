@@ -159,7 +159,10 @@ func (f *filler) start(ctx context.Context) error {
 		args = strings.Fields(strings.NewReplacer("{db}", f.db, "{smtp}", smtpAddr, "{http}", httpAddr).Replace(f.command))
 	}
 	f.cmd = exec.CommandContext(ctx, args[0], args[1:]...)
-	f.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LETTERBOX_") })
+	// Its configuration is the command line's alone (LETTERBOX_TEST_* let tests run it).
+	f.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "LETTERBOX_") && !strings.HasPrefix(kv, "LETTERBOX_TEST_")
+	})
 	f.log = &tail{max: 8 << 10}
 	f.cmd.Stderr = f.log // its log, of which the end is shown if it fails
 	out, err := f.cmd.StdoutPipe()

@@ -4,33 +4,18 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"os/signal"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 )
-
-// fillServerEnv makes the test binary run as letterbox itself: bench fill starts its catcher
-// from its own executable, which in tests is this binary.
-const fillServerEnv = "LBX_TEST_RUN_AS_LETTERBOX"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(fillServerEnv) == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-		stop()
-		os.Exit(code)
-	}
-	os.Exit(m.Run())
-}
 
 // TestBenchFill: bench fill fills a catcher of its own by tenths, reads its memory, searches it
 // (each search matching one message in twenty), stops it, reports the database size, restarts it
 // and searches again.
 func TestBenchFill(t *testing.T) {
-	t.Setenv(fillServerEnv, "1")
+	// bench fill starts its catcher from its own executable, which in tests is this binary:
+	// with childEnv, it runs as letterbox (TestMain).
+	t.Setenv(childEnv, "1")
 	var out, errs bytes.Buffer
 	if code := run(context.Background(), []string{"bench", "fill", "--messages", "60", "--clients", "4", "--idle", "10ms"}, &out, &errs, func(string) string { return "" }); code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s\nstdout:\n%s", code, errs.String(), out.String())

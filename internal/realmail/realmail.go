@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -233,7 +234,7 @@ func (g *Generator) newMsg(kind Kind, i int, r *rand.Rand) *msg {
 	lo, hi := naturalProse[kind][0], naturalProse[kind][1]
 	m.prose = lo + r.IntN(hi-lo+1)
 	m.attach = -1 // natural
-	m.lean = r.IntN(4) == 0 || g.opts.Size > 0 && g.opts.Size < 8<<10
+	m.lean = r.IntN(4) == 0 || g.opts.Size > 0 && g.opts.Size < leanBelow
 	return m
 }
 
@@ -247,24 +248,53 @@ var naturalProse = [numKinds][2]int{
 }
 
 // measure calibrates the sized mode: each kind's bytes with no prose and per byte of prose,
-// averaged over a few messages.
+// averaged over a few messages. The figures depend on nothing but the kinds, so they are
+// measured once for all generators.
 func (g *Generator) measure() {
-	const samples = 8
-	for k := range numKinds {
-		var l0, l1 int
-		for i := range samples {
-			size := func(prose int) int {
-				m := g.newMsg(k, i, rand.New(rand.NewPCG(1, uint64(i))))
-				m.prose, m.attach = prose, 0
-				return len(m.build().Raw)
+	calibration.once.Do(func() {
+		const samples = 8
+		c := &calibration
+		for k := range numKinds {
+			var l0, l1 int
+			for i := range samples {
+				size := func(prose int) int {
+					m := g.newMsg(k, i, rand.New(rand.NewPCG(1, uint64(i))))
+					m.prose, m.attach, m.lean = prose, 0, false
+					return len(m.build().Raw)
+				}
+				l0 += size(0)
+				l1 += size(4000)
 			}
-			l0 += size(0)
-			l1 += size(4000)
+			c.base[k] = l0 / samples
+			c.perByte[k] = max(float64(l1-l0)/samples/4000, 0.1)
 		}
-		g.base[k] = l0 / samples
-		g.perByte[k] = max(float64(l1-l0)/samples/4000, 0.1)
+		// Lean HTML (below 8 KB) saves the mailer's skeleton: measure it too.
+		for k := range numKinds {
+			var l0 int
+			for i := range samples {
+				m := g.newMsg(k, i, rand.New(rand.NewPCG(1, uint64(i))))
+				m.prose, m.attach, m.lean = 0, 0, true
+				l0 += len(m.build().Raw)
+			}
+			c.leanBase[k] = l0 / samples
+		}
+	})
+	g.perByte = calibration.perByte
+	g.base = calibration.base
+	if g.opts.Size < leanBelow {
+		g.base = calibration.leanBase
 	}
 }
+
+// calibration is what measure found.
+var calibration struct {
+	once           sync.Once
+	base, leanBase [numKinds]int
+	perByte        [numKinds]float64
+}
+
+// leanBelow is the Size below which sized messages have lean HTML.
+const leanBelow = 8 << 10
 
 // sized sets m's prose and attachment so that the message is about size bytes.
 func (m *msg) sized(size, base int, perByte float64) {
