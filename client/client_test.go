@@ -328,14 +328,3 @@ func TestWaitFor(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
-
-func TestReleaseReturnsTheServersError(t *testing.T) {
-	ctx := t.Context()
-	c, st := server(t, "")
-	a := add(t, st, "bob@example.org", "Hello Bob", "first")
-	err := c.Release(ctx, a.ID, "someone@example.net")
-	var herr *client.Error
-	if !errors.As(err, &herr) || herr.Method != "POST" || herr.Path != "/api/v1/message/"+a.ID+"/release" || herr.Status < 400 {
-		t.Errorf("Release without a relay: %v", err)
-	}
-}

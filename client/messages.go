@@ -167,8 +167,10 @@ func (c *Client) DeleteTag(ctx context.Context, tag string) error {
 }
 
 // Release relays a stored message to the recipients to, through the SMTP relay the server was
-// configured with (Mailpit's release). A server without a relay answers with an error, returned
-// as an *Error.
+// configured with (Mailpit's release; letterbox --relay-config or --relay-host). A server
+// without a relay, or a recipient the relay config does not allow, gives an error matching
+// ErrBadRequest; a relay that refused or could not be reached, an *Error with status 502 and
+// the relay's reply.
 func (c *Client) Release(ctx context.Context, id string, to ...string) error {
 	_, err := c.do(ctx, request{method: "POST", path: messagePath(id, "release"), body: map[string]any{"To": to}}, nil)
 	return err

@@ -30,6 +30,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/smtpd"
 )
 
@@ -103,6 +104,13 @@ func WithWebhook(url, secret string) Option {
 // replies, drop the connection mid-DATA. See smtpd.Policy and smtpd.Action.
 func WithSMTPPolicy(p smtpd.Policy) Option {
 	return func(s *settings) { s.cfg.SMTPPolicy = p }
+}
+
+// WithRelay relays released messages (client.Release, the inbox's Release button) through the
+// SMTP server cfg names, such as another letterboxtest server standing in for the real one:
+// relay.Config{Host: "127.0.0.1", Port: 2525}. Its fields are those of Mailpit's relay config.
+func WithRelay(cfg relay.Config) Option {
+	return func(s *settings) { s.cfg.Relay = &cfg }
 }
 
 // WithMCPAllowDelete offers the MCP server's delete_messages tool (at URL()+"/mcp"), which is

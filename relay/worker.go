@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/letterbox-mail/letterbox/store"
@@ -18,6 +19,7 @@ type Queue interface {
 	FinishRelay(ctx context.Context, job int64, out store.RelayOutcome) error
 	AddRelay(ctx context.Context, id string, job store.RelayJob) (store.RelayJob, error)
 	NextRelayDue(ctx context.Context) (time.Time, bool, error)
+	RetryRelaysNow(ctx context.Context) (int, error)
 	Message(ctx context.Context, id string) (*store.Message, error)
 	Raw(ctx context.Context, id string) ([]byte, error)
 	Subscribe(buffer int) *store.Subscription
@@ -59,6 +61,20 @@ type Worker struct {
 	stop context.CancelFunc
 	done chan struct{}
 	once sync.Once
+
+	sent, deferred, failed atomic.Int64
+}
+
+// WorkerStats count the worker's delivery attempts since it was made.
+type WorkerStats struct {
+	Sent     int64 // the relay took the message
+	Deferred int64 // a temporary failure: tried again later
+	Failed   int64 // given up: refused for good, or out of attempts
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() WorkerStats {
+	return WorkerStats{Sent: w.sent.Load(), Deferred: w.deferred.Load(), Failed: w.failed.Load()}
 }
 
 // NewWorker returns a Worker; Start runs it.
@@ -85,7 +101,8 @@ func NewWorker(r *Relay, q Queue, opts WorkerOptions) *Worker {
 	return &Worker{relay: r, q: q, opts: opts, log: log.With("component", "relay"), done: make(chan struct{})}
 }
 
-// Start runs the worker in the background until Stop.
+// Start runs the worker in the background until Stop. Queued jobs waiting for a retry are made
+// due at once.
 func (w *Worker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
@@ -112,6 +129,12 @@ func (w *Worker) lease() time.Duration { return w.relay.client.timeout + 30*time
 func (w *Worker) run(ctx context.Context) {
 	sub := w.q.Subscribe(0)
 	defer func() { sub.Close() }()
+	// What waited for a retry is tried at once: the relay may have been fixed meanwhile.
+	if n, err := w.q.RetryRelaysNow(ctx); err != nil {
+		w.log.Error("relay queue unreadable", "err", err)
+	} else if n > 0 {
+		w.log.Info("retrying queued relay jobs", "jobs", n)
+	}
 	for {
 		for w.runOne(ctx) {
 		}
@@ -214,6 +237,7 @@ func (w *Worker) deliver(ctx context.Context, job *store.RelayJob) store.RelayOu
 			w.log.Error("queueing the deferred recipients failed", "id", job.ID, "err", err)
 		}
 	}
+	w.sent.Add(1)
 	w.log.Info("relayed", "id", job.ID, "to", strings.Join(res.Accepted, ","), "reply", res.Reply, "attempt", job.Attempts)
 	return store.RelayOutcome{State: store.RelaySent, Reply: reply}
 }
@@ -222,10 +246,12 @@ func (w *Worker) deliver(ctx context.Context, job *store.RelayJob) store.RelayOu
 // or it is out of attempts.
 func (w *Worker) retryOrFail(job *store.RelayJob, err error, permanent bool) store.RelayOutcome {
 	if permanent || job.Attempts >= w.opts.MaxAttempts {
+		w.failed.Add(1)
 		w.log.Warn("relay failed", "id", job.ID, "attempt", job.Attempts, "err", err)
 		return store.RelayOutcome{State: store.RelayFailed, Reply: err.Error()}
 	}
 	d := w.delay(job.Attempts)
+	w.deferred.Add(1)
 	w.log.Info("relay deferred", "id", job.ID, "attempt", job.Attempts, "retry_in", d.String(), "err", err)
 	return store.RelayOutcome{State: store.RelayQueued, Retry: time.Now().Add(d), Reply: err.Error()}
 }

@@ -10,6 +10,7 @@ import * as fmt from './format.js';
 import { Live } from './live.js';
 import { MessageList, tagClass } from './list.js';
 import { Viewer } from './viewer.js';
+import { RelayUI } from './relay.js';
 
 performance.mark('letterbox:script-start');
 
@@ -50,6 +51,7 @@ function apply() {
     if (document.activeElement !== qInput) qInput.value = r.q;
     list.setQuery(r.q);
     updateChips();
+    relay.updateMbox();
   }
   if (r.m !== route.m) {
     route.m = r.m;
@@ -60,9 +62,11 @@ function apply() {
       viewer.open(r.m).then((msg) => {
         // Opening marks the message read on the server; reflect it at once.
         if (msg) list.onUpdate({ ID: msg.ID, Read: true });
+        relay.show(msg);
       });
     } else {
       viewer.close();
+      relay.show(null);
     }
   }
 }
@@ -240,6 +244,8 @@ const viewer = new Viewer({
   onTag: (t) => navigate({ q: 'tag:' + fmt.quoteTerm(t) }),
   onError: (err) => toast(err.message, 'error'),
 });
+
+const relay = new RelayUI({ getQuery: () => route.q });
 
 $('back-btn').addEventListener('click', () => closeMessage());
 $('read-btn').addEventListener('click', () => toggleRead(viewer.id));
@@ -526,6 +532,9 @@ const live = new Live({
       case 'stats':
         list.onStats(d);
         break;
+      case 'relay':
+        relay.event(d);
+        break;
       default:
         break;
     }
@@ -545,6 +554,7 @@ apply();
 live.connect();
 api.webui().then((cfg) => {
   config = cfg || {};
+  relay.configure(config);
   if (config.Label) {
     $('label').textContent = config.Label;
     $('label').hidden = false;

@@ -55,6 +55,7 @@ type Engine interface {
 	FinishRelay(ctx context.Context, job int64, out RelayOutcome) error
 	RelayJobs(ctx context.Context, id string) ([]RelayJob, error)
 	NextRelayDue(ctx context.Context) (due time.Time, ok bool, err error)
+	RetryRelaysNow(ctx context.Context) (int, error)
 }
 
 var _ Engine = (*Store)(nil)

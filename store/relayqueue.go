@@ -290,3 +290,20 @@ func relayRecipients(envelope []string, sum *Summary) []string {
 	}
 	return out
 }
+
+// RetryRelaysNow makes every queued relay job due now (a job being sent is left to its worker)
+// and returns how many it changed: a restarted relay worker tries at once what was waiting.
+func (s *Store) RetryRelaysNow(ctx context.Context) (int, error) {
+	n := 0
+	err := s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
+		now := time.Now().UnixMicro()
+		res, err := tx.ExecContext(ctx, `UPDATE relay_jobs SET due = ? WHERE state = 'queued' AND due > ?`, now, now)
+		if err != nil {
+			return nil, fmt.Errorf("store: retry relay jobs: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		n = int(m)
+		return nil, nil
+	})
+	return n, err
+}

@@ -178,3 +178,24 @@ func TestProtocolInReceived(t *testing.T) {
 		t.Errorf("Received %q", r)
 	}
 }
+
+func TestRetryRelaysNow(t *testing.T) {
+	s := openStore(t, store.Options{})
+	ctx := context.Background()
+	m := add(t, s, store.Envelope{}, simpleMessage("f@example.com", "a@example.com", "one", "x"))
+	later, _ := s.AddRelay(ctx, m.ID, store.RelayJob{Recipients: []string{"x@example.com"}, Due: time.Now().Add(time.Hour)})
+	sent, _ := s.AddRelay(ctx, m.ID, store.RelayJob{Recipients: []string{"y@example.com"}, State: store.RelaySent})
+	if j, _ := s.ClaimRelay(ctx, time.Now(), time.Minute); j != nil {
+		t.Fatalf("claimed before due: %+v", j)
+	}
+	if n, err := s.RetryRelaysNow(ctx); err != nil || n != 1 {
+		t.Fatalf("RetryRelaysNow = %d, %v", n, err)
+	}
+	j, err := s.ClaimRelay(ctx, time.Now(), time.Minute)
+	if err != nil || j == nil || j.Job != later.Job {
+		t.Fatalf("claim after RetryRelaysNow: %+v, %v", j, err)
+	}
+	if jobs, _ := s.RelayJobs(ctx, m.ID); jobs[1].Job != sent.Job || jobs[1].State != store.RelaySent {
+		t.Errorf("a sent job changed: %+v", jobs[1])
+	}
+}

@@ -449,9 +449,30 @@ type WebUIConfig struct {
 	HideDeleteAllButton bool
 	Version             string
 	SMTPAddr            string
+	// SMTPFaults says what may refuse, delay or drop SMTP mail (letterbox's rules, Mailpit's
+	// chaos, MailHog's Jim, the accepted-recipients list): the inbox shows a banner while Active.
+	SMTPFaults FaultStatus
+}
+
+// FaultStatus is policy.Status with Active spelled out for the inbox.
+type FaultStatus struct {
+	Active       bool
+	Rules        int
+	Chaos        bool
+	ChaosEnabled bool
+	Jim          bool
+	Recipients   int
 }
 
 func (s *Server) webuiConfig(w http.ResponseWriter, r *http.Request) {
 	c := WebUIConfig{Label: s.opts.Label, Version: s.opts.Version, SMTPAddr: s.opts.SMTPAddr, SpamAssassin: s.opts.SpamAssassin != nil}
+	st := s.faultStatus()
+	c.ChaosEnabled = st.ChaosEnabled
+	c.SMTPFaults = FaultStatus{Active: st.Active(), Rules: st.Rules, Chaos: st.Chaos, ChaosEnabled: st.ChaosEnabled, Jim: st.Jim, Recipients: st.Recipients}
+	if ri := s.relayInfo(); ri.Enabled {
+		c.MessageRelay.Enabled, c.MessageRelay.SMTPServer, c.MessageRelay.ReturnPath = true, ri.SMTPServer, ri.ReturnPath
+		c.MessageRelay.AllowedRecipients, c.MessageRelay.BlockedRecipients = ri.AllowedRecipients, ri.BlockedRecipients
+		c.MessageRelay.OverrideFrom, c.MessageRelay.PreserveMessageIDs = ri.OverrideFrom, ri.PreserveMessageIDs
+	}
 	writeJSON(w, http.StatusOK, c)
 }

@@ -112,6 +112,17 @@ func mailpitFrame(_ context.Context, _ *Server, ev store.Event) (any, bool) {
 		return Event{Type: "truncate"}, true
 	case store.EventPrune:
 		return Event{Type: "prune"}, true
+	case store.EventRelay:
+		if ev.Relay == nil {
+			return nil, false
+		}
+		// letterbox's own: a message's relay job changed (queued, sending, sent, failed).
+		return Event{Type: "relay", Data: struct {
+			ID       string
+			State    string
+			Attempts int
+			Reply    string
+		}{ev.ID, string(ev.Relay.State), ev.Relay.Attempts, ev.Relay.Reply}}, true
 	}
 	return nil, false
 }

@@ -31,6 +31,10 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/message/{ID}/headers", nil, hf(s.getHeaders)},
 		{"GET", "/api/v1/message/{ID}/raw", nil, hf(s.getRaw)},
 		{"GET", "/api/v1/message/{ID}/part/{PartID}", nil, hf(s.getPart)},
+		{"POST", "/api/v1/message/{ID}/release", nil, hf(s.release)},
+		{"GET", "/api/v1/message/{ID}/relay", nil, hf(s.relayStatus)},
+		{"POST", "/api/v1/send", nil, hf(s.send)},
+		{"GET", "/api/v1/mbox", nil, hf(s.mbox)},
 		{"GET", "/api/v1/message/{ID}/html-check", nil, hf(s.htmlCheck)},
 		{"GET", "/api/v1/message/{ID}/link-check", nil, hf(s.linkCheck)},
 		{"GET", "/api/v1/message/{ID}/sa-check", nil, hf(s.saCheck)},
@@ -57,10 +61,9 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/messages/{id}/download", nil, hf(s.mhDownload)},
 		{"GET", "/api/v1/messages/{id}/mime/part/{index}/download", nil, hf(s.mhPartDownload)},
 		{"GET", "/api/v1/events", nil, hf(s.mhEvents)},
+		{"POST", "/api/v1/messages/{id}/release", nil, hf(s.mhRelease)},
 	}
-	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
-		r = append(r, route{m, "/api/v2/jim", []string{}, hf(s.jim)})
-	}
+	r = append(r, s.faultRoutes()...)
 	if s.opts.Static != nil {
 		r = append(r, route{"GET", "/", []string{}, s.inbox(s.opts.Static)})
 	}
@@ -85,11 +88,6 @@ func (s *Server) inbox(files fs.FS) http.Handler {
 		}
 		fsrv.ServeHTTP(w, r)
 	})
-}
-
-// jim answers MailHog's chaos monkey endpoint: letterbox has no Jim, so 404 as MailHog does when off.
-func (s *Server) jim(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "webui: MailHog's Jim is not available", http.StatusNotFound)
 }
 
 func (s *Server) livez(w http.ResponseWriter, r *http.Request) {

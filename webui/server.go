@@ -51,6 +51,8 @@ type Store interface {
 	RenameTag(ctx context.Context, old, name string) error
 	DeleteTag(ctx context.Context, tag string) error
 	Subscribe(buffer int) *store.Subscription
+	Add(ctx context.Context, env store.Envelope, raw io.Reader) (store.Summary, error)
+	Index(ctx context.Context, f store.Filter) ([]store.Entry, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -99,6 +101,15 @@ type Options struct {
 	PingInterval time.Duration
 	// StatsInterval is the least time between two websocket stats events after changes. Default 250ms.
 	StatsInterval time.Duration
+	// MaxMessageSize is the largest message the send API stores, in bytes. Default
+	// DefaultMaxMessageSize (50 MiB).
+	MaxMessageSize int64
+	// Hostname names this server in the Message-IDs the send API makes. Default "localhost".
+	Hostname string
+	// Relay releases messages (Mailpit's and MailHog's release). nil: releases answer 400.
+	Relay Relayer
+	// RelayLog keeps each message's relay history (GET /api/v1/message/{ID}/relay). nil keeps none.
+	RelayLog RelayLog
 	// Metrics, when set, is served at /metrics (Prometheus text format), behind the same
 	// authentication as the API. nil: /metrics answers 404.
 	Metrics http.Handler
@@ -110,6 +121,9 @@ type Options struct {
 	Deliverability Deliverability
 	// LinkChecker checks links for /link-check; nil answers 400.
 	LinkChecker LinkChecker
+	// Faults is the SMTP policy engine behind /api/v1/chaos, /api/v1/chaos/rules and
+	// /api/v2/jim; nil answers as Mailpit and MailHog do with chaos and Jim off.
+	Faults Faults
 	// SpamAssassin scores messages for /sa-check; nil answers 400, as Mailpit without SpamAssassin.
 	SpamAssassin SpamChecker
 }

@@ -21,6 +21,12 @@ func (e *testEnv) startSMTP() (string, *smtpd.Server) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return e.serveSMTP(srv), srv
+}
+
+// serveSMTP serves srv on 127.0.0.1:0 until the test ends and returns its address.
+func (e *testEnv) serveSMTP(srv *smtpd.Server) string {
+	e.t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		e.t.Fatal(err)
@@ -35,7 +41,7 @@ func (e *testEnv) startSMTP() (string, *smtpd.Server) {
 			e.t.Errorf("smtpd Serve: %v", err)
 		}
 	})
-	return l.Addr().String(), srv
+	return l.Addr().String()
 }
 
 // TestThroughSMTP sends real SMTP and checks the websocket (stats, then new after the 250), the

@@ -30,7 +30,9 @@ type config struct {
 	MCP, MCPAllowDelete                         bool
 	WebhookURLs                                 stringList
 	WebhookSecret                               string
+	Relay                                       relayFlags
 	Checks                                      checkFlags
+	Faults                                      faultFlags
 }
 
 // errHelp means --help was asked for and shown.
@@ -82,8 +84,10 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	str(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	str(&cfg.LogFormat, "log-format", "text", "text (key=value lines) or json (one object a line, for log collectors)")
 	declareWebhookFlags(fs, cfg)
+	declareRelayFlags(fs, &cfg.Relay)
 	declareMCPFlags(fs, cfg)
 	declareCheckFlags(fs, cfg)
+	declareFaultFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }
@@ -95,7 +99,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer, extra
 	fs := newFlagSet(cfg, out)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "letterbox catches mail for developers: SMTP in, web inbox, API, POP3 and IMAP out.\n\n")
-		fmt.Fprintf(out, "Usage:\n  letterbox [flags]        run the servers\n  letterbox version        print the version\n  letterbox bench [flags]  measure SMTP ingest throughput\n  letterbox mcp [flags]    an MCP server for coding agents on stdio (see letterbox mcp --help)\n\nFlags (each also read from the environment variable in brackets; a flag wins):\n")
+		fmt.Fprintf(out, "Usage:\n  letterbox [flags]        run the servers\n  letterbox version        print the version\n  letterbox bench [flags]  measure SMTP ingest throughput\n  letterbox mcp [flags]    an MCP server for coding agents on stdio (see letterbox mcp --help)\n  letterbox sendmail [-t] [-i] [-f FROM] [recipient...]  submit a message from standard input (also as a link named sendmail)\n  letterbox ingest PATH... store .eml files, mbox files and Maildirs\n  letterbox export [--format mbox|maildir|eml] [--query Q] DEST\n\nFlags (each also read from the environment variable in brackets; a flag wins):\n")
 		fs.PrintDefaults()
 	}
 	for _, declare := range extra {
@@ -118,6 +122,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer, extra
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
+			set[f.Name] = true
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", envName(f.Name), v, err))
 			}
@@ -137,6 +142,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer, extra
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("--smtp-tls-cert and --smtp-tls-key go together")
+	}
+	if err := cfg.Relay.resolve(set); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 )
@@ -31,7 +32,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	args := os.Args[1:]
+	if filepath.Base(os.Args[0]) == "sendmail" {
+		// Started through a link named sendmail (/usr/sbin/sendmail, PHP's sendmail_path).
+		args = append([]string{"sendmail"}, args...)
+	}
+	os.Exit(run(ctx, args, os.Stdout, os.Stderr, os.Getenv))
 }
 
 // run is the whole program; it returns the exit status. It stops when ctx is cancelled.
@@ -47,6 +53,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 				return 1
 			}
 			return 0
+		case "sendmail":
+			return runSendmail(ctx, args[1:], os.Stdin, stderr, getenv)
+		case "ingest":
+			return runIngest(ctx, args[1:], stderr, getenv)
+		case "export":
+			return runExport(ctx, args[1:], stdout, stderr, getenv)
 		case "mcp":
 			return runMCP(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
 		case "serve":

@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 type process struct {
 	cmd   *exec.Cmd
 	addrs map[string]string
+	log   *watchedLog // its stderr
 }
 
 // startProcess starts letterbox in a process of its own with args, on loopback port 0 for every
@@ -46,7 +47,8 @@ func startProcess(t *testing.T, args ...string) *process {
 	args = append([]string{"--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--imap", "127.0.0.1:0"}, args...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1", "GOGC=400")
-	cmd.Stderr = testLog{t}
+	wl := &watchedLog{t: t, changed: make(chan struct{})}
+	cmd.Stderr = wl
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +56,7 @@ func startProcess(t *testing.T, args ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, addrs: map[string]string{}}
+	p := &process{cmd: cmd, addrs: map[string]string{}, log: wl}
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -369,5 +371,42 @@ func TestKillOneProcessUnderLoad(t *testing.T) {
 	}
 	if _, err := deliver(b.addrs["smtp"], "after the kill"); err != nil {
 		t.Fatalf("B after A's death: %v", err)
+	}
+}
+
+// watchedLog is a process's stderr: sent to t.Log, and kept, so that a test can wait for a line.
+type watchedLog struct {
+	t       *testing.T
+	mu      sync.Mutex
+	text    strings.Builder
+	changed chan struct{} // closed and replaced at every write
+}
+
+func (w *watchedLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.text.Write(p)
+	close(w.changed)
+	w.changed = make(chan struct{})
+	return len(p), nil
+}
+
+// waitFor waits until the log has had n lines containing s since the start.
+func (w *watchedLog) waitFor(t *testing.T, s string, n int) {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		w.mu.Lock()
+		got, ch := strings.Count(w.text.String(), s), w.changed
+		w.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("the log did not say %q %d times within 20s", s, n)
+		}
 	}
 }

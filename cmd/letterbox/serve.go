@@ -59,6 +59,7 @@ func serveAlongside(ctx context.Context, cfg *config, stdout, stderr io.Writer, 
 		}
 		fmt.Fprintf(stdout, "  %-9s %s\n", ep.Name, shown)
 	}
+	reloadOnHangup(ctx, c, cfg.Faults.Rules, log)
 	fmt.Fprintln(stdout, readyLine(eps))
 
 	var ended chan error

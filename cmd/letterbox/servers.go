@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"strings"
 
 	"github.com/letterbox-mail/letterbox/internal/catcher"
 	"github.com/letterbox-mail/letterbox/static"
@@ -14,6 +15,9 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 			return ""
 		}
 		return a
+	}
+	if len(cfg.Relay.unknown) > 0 {
+		log.Warn("relay config: keys letterbox does not know are ignored", "file", cfg.Relay.ConfigFile, "keys", strings.Join(cfg.Relay.unknown, ","))
 	}
 	return catcher.Config{
 		SMTP: addr(cfg.SMTP), SMTPS: addr(cfg.SMTPS), HTTP: addr(cfg.HTTP),
@@ -38,9 +42,16 @@ func catcherConfig(cfg *config, log *slog.Logger) catcher.Config {
 		MCPAllowDelete:     cfg.MCPAllowDelete,
 		WebhookURLs:        cfg.WebhookURLs,
 		WebhookSecret:      cfg.WebhookSecret,
+		Relay:              cfg.Relay.config,
+		ReleaseHosts:       splitList(cfg.Relay.ReleaseHosts),
+		RelayMatching:      cfg.Relay.Matching,
+		RelayAll:           cfg.Relay.All,
+		RelayRetryDelay:    cfg.Relay.RetryDelay,
+		RelayRetries:       cfg.Relay.Retries,
 		DNS:                cfg.Checks.DNS,
 		SendingIPs:         cfg.Checks.SendingIPs,
 		SpamAssassin:       cfg.Checks.SpamAssassin,
 		Bulk:               cfg.Checks.Bulk,
+		Faults:             faultConfig(cfg.Faults),
 	}
 }

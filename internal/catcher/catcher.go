@@ -22,7 +22,9 @@ import (
 	"github.com/letterbox-mail/letterbox/imapd"
 	"github.com/letterbox-mail/letterbox/mcpserver"
 	"github.com/letterbox-mail/letterbox/metrics"
+	"github.com/letterbox-mail/letterbox/policy"
 	"github.com/letterbox-mail/letterbox/pop3d"
+	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
 	"github.com/letterbox-mail/letterbox/store/postgres"
@@ -51,7 +53,8 @@ type Config struct {
 
 	MaxMessageSize     int64        // SMTP: largest message; 0 means smtpd's default
 	SMTPMaxConnections int          // SMTP: most connections at once; 0 means smtpd's default
-	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...); nil accepts everything
+	SMTPPolicy         smtpd.Policy // SMTP: asked at each stage of a session (fault injection...), before the engine Faults configures
+	Faults             Faults       // SMTP: rules, Mailpit's chaos, MailHog's Jim, recipient verification
 
 	MaxMessages int           // retention: keep only the newest N; 0 keeps all
 	MaxAge      time.Duration // retention: delete older messages; 0 keeps all
@@ -69,6 +72,13 @@ type Config struct {
 
 	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
+
+	Relay           *relay.Config // the SMTP relay releases go through; nil or no Host: none
+	ReleaseHosts    []string      // hosts a MailHog release may name besides the relay ("*": any public host)
+	RelayMatching   string        // auto-relay every new message this search matches
+	RelayAll        bool          // auto-relay every new message
+	RelayRetryDelay time.Duration // auto-relay: first retry after this, doubling; 0 means relay's default
+	RelayRetries    int           // auto-relay: tries before giving up; 0 means relay's default
 
 	DNS          string       // the DNS server deliverability checks ask (host[:port]); "" means the system's
 	SendingIPs   []netip.Addr // where production mail leaves from, for SPF and reverse DNS; nil means the SMTP client's address
@@ -102,10 +112,16 @@ type Catcher struct {
 	SMTP *smtpd.Server
 	// HTTP is the web server, nil when no HTTP listener is configured.
 	HTTP *webui.Server
+	// Policy is the SMTP policy engine: rules, chaos, Jim, recipient verification (Config.Faults).
+	Policy *policy.Engine
 	// MCP is the MCP server, nil unless Config.MCP. Its tools use the HTTP API in-process.
 	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
 	Webhooks *webhook.Sender
+	// Relay sends releases on, nil without a relay or release hosts.
+	Relay *relay.Relay
+	// RelayWorker delivers the store's relay queue, nil without a relay.
+	RelayWorker *relay.Worker
 	// Deliverability makes deliverability reports, nil when HTTP is off.
 	Deliverability *deliverability.Checker
 
@@ -142,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 		return nil, err
 	}
 	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger}
+	if opts.RelayMatching, err = relayMatching(cfg); err != nil {
+		return nil, err
+	}
 	var reg *metrics.Registry
 	if cfg.Metrics {
 		reg = metrics.New()
@@ -197,6 +216,13 @@ func (c *Catcher) add(name, addr, tlsName, tlsAddr string, srv server) {
 // build creates every server whose address is set.
 func (c *Catcher) build() error {
 	cfg := c.cfg
+	var err error
+	if c.Policy, err = buildPolicy(cfg.Faults, cfg); err != nil {
+		return err
+	}
+	if err := c.buildRelay(); err != nil {
+		return err
+	}
 	var smtpStats func() webui.SMTPStats
 	if cfg.SMTP != "" || cfg.SMTPS != "" {
 		srv, err := smtpd.New(c.Store, smtpd.Options{
@@ -205,7 +231,7 @@ func (c *Catcher) build() error {
 			MaxConnections: cfg.SMTPMaxConnections,
 			TLSConfig:      c.tls,
 			Logger:         c.log,
-			Policy:         cfg.SMTPPolicy,
+			Policy:         c.smtpPolicy(),
 		})
 		if err != nil {
 			return fmt.Errorf("smtp: %w", err)
@@ -232,7 +258,9 @@ func (c *Catcher) build() error {
 			Database:     postgres.Redact(cfg.DB),
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
+			Faults:       c.Policy,
 		}
+		c.relayOptions(&opts)
 		if err := c.buildChecks(&opts); err != nil {
 			return err
 		}
@@ -296,6 +324,9 @@ func (c *Catcher) Start() error {
 	if c.Webhooks != nil {
 		c.Webhooks.Start() // before any listener: no message goes unannounced
 	}
+	if c.RelayWorker != nil {
+		c.RelayWorker.Start()
+	}
 	for _, ep := range c.endpoints {
 		l, err := net.Listen("tcp", ep.Addr)
 		if err != nil {
@@ -354,6 +385,9 @@ func (c *Catcher) Shutdown(ctx context.Context) error {
 		c.wg.Wait()
 		if c.Webhooks != nil {
 			c.Webhooks.Shutdown(ctx) // what is still queued gets the rest of the grace
+		}
+		if c.RelayWorker != nil {
+			c.RelayWorker.Stop() // a delivery in progress is queued again
 		}
 		c.stopErr = c.Store.Close()
 	})

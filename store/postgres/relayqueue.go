@@ -232,3 +232,19 @@ func (s *Store) NextRelayDue(ctx context.Context) (due time.Time, ok bool, err e
 	}
 	return micros(*us), true, nil
 }
+
+// RetryRelaysNow makes every queued relay job due now (one being sent is left to its worker)
+// and returns how many it changed.
+func (s *Store) RetryRelaysNow(ctx context.Context) (int, error) {
+	n := 0
+	err := s.change(ctx, func(tx pgx.Tx) ([]store.Event, error) {
+		now := time.Now().UnixMicro()
+		tag, err := tx.Exec(ctx, `UPDATE relay_jobs SET due = $1 WHERE state = 'queued' AND due > $1`, now)
+		if err != nil {
+			return nil, fmt.Errorf("retry relay jobs: %w", err)
+		}
+		n = int(tag.RowsAffected())
+		return nil, nil
+	})
+	return n, err
+}

@@ -125,6 +125,17 @@ func testRelayQueue(s suite) {
 	if _, err := e.AddRelay(ctx, "nope", store.RelayJob{}); !errors.Is(err, store.ErrNotFound) {
 		s.Errorf("AddRelay to a missing message: %v", err)
 	}
+	// A job waiting for its retry is made due by RetryRelaysNow (a restarted worker's first step).
+	later, _ := e.AddRelay(ctx, m.ID, store.RelayJob{Recipients: []string{"z@example.com"}, Due: time.Now().Add(time.Hour)})
+	if j, _ := e.ClaimRelay(ctx, time.Now(), time.Minute); j != nil {
+		s.Fatalf("claimed before due: %+v", j)
+	}
+	if n, err := e.RetryRelaysNow(ctx); err != nil || n != 1 {
+		s.Fatalf("RetryRelaysNow = %d, %v", n, err)
+	}
+	if j, err := e.ClaimRelay(ctx, time.Now(), time.Minute); err != nil || j == nil || j.Job != later.Job {
+		s.Fatalf("claim after RetryRelaysNow: %+v, %v", j, err)
+	}
 	q, _ := e.AddRelay(ctx, m.ID, store.RelayJob{Recipients: []string{"y@example.com"}})
 	if err := e.Delete(ctx, []string{m.ID}); err != nil {
 		s.Fatal(err)

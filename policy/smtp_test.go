@@ -1,0 +1,186 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/smtp"
+	"net/textproto"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/letterbox-mail/letterbox/smtpd"
+	"github.com/letterbox-mail/letterbox/store"
+)
+
+// serve runs an SMTP server with the engine over a real store on 127.0.0.1:0.
+func serve(t *testing.T, e *Engine) (addr string, st *store.Store) {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "lb.db"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := smtpd.New(st, smtpd.Options{Hostname: "mx.test", Policy: e, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String(), st
+}
+
+const msg = "From: app@example.com\r\nTo: user@example.com\r\nSubject: hello\r\n\r\nhi\r\n"
+
+// sendGoSMTP sends one message with go-smtp's client (no STARTTLS) and returns its error.
+func sendGoSMTP(addr, from, to string) error {
+	c, err := gosmtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.SendMail(from, []string{to}, strings.NewReader(msg))
+}
+
+// TestFailNextThreeRetryLoop: "fail the next 3, then accept" drives a real client's retry loop
+// to success on its fourth try, with the exact code each time.
+func TestFailNextThreeRetryLoop(t *testing.T) {
+	e := engine(t, Options{Rules: []Rule{{Stage: "mail", Count: 3, Reply: &Reply{Code: 451, Enhanced: "4.3.0", Text: "try again later"}}}})
+	addr, st := serve(t, e)
+	var tries int
+	var errs []error
+	for tries = 1; tries <= 10; tries++ {
+		err := sendGoSMTP(addr, "app@example.com", "user@example.com")
+		if err == nil {
+			break
+		}
+		var se *gosmtp.SMTPError
+		if !errors.As(err, &se) || !se.Temporary() {
+			t.Fatalf("try %d: %v, want a temporary SMTP error", tries, err)
+		}
+		if se.Code != 451 || se.EnhancedCode != (gosmtp.EnhancedCode{4, 3, 0}) || se.Message != "try again later" {
+			t.Fatalf("try %d: %d %v %q", tries, se.Code, se.EnhancedCode, se.Message)
+		}
+		errs = append(errs, err)
+	}
+	if tries != 4 {
+		t.Fatalf("succeeded on try %d, want 4 (errors %v)", tries, errs)
+	}
+	res, err := st.Search(context.Background(), store.Filter{}, store.Page{})
+	if err != nil || res.Total != 1 {
+		t.Errorf("%d messages stored, %v", res.Total, err)
+	}
+}
+
+// TestSeedRepeatsOverSMTP: with --chaos-seed, a 50% rule refuses the same recipients in the same
+// order in two runs.
+func TestSeedRepeatsOverSMTP(t *testing.T) {
+	seed := uint64(7)
+	run := func() string {
+		e := engine(t, Options{Seed: &seed, Rules: []Rule{{Stage: "rcpt", Probability: prob(50), Reply: &Reply{Code: 450, Enhanced: "4.2.0", Text: "mailbox busy"}}}})
+		addr, _ := serve(t, e)
+		c, err := smtp.Dial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Mail("app@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i := range 40 {
+			err := c.Rcpt(fmt.Sprintf("user%d@example.com", i))
+			var te *textproto.Error
+			switch {
+			case err == nil:
+				b.WriteByte('.')
+			case errors.As(err, &te) && te.Code == 450 && te.Msg == "4.2.0 mailbox busy":
+				b.WriteByte('x')
+			default:
+				t.Fatalf("RCPT: %v", err)
+			}
+		}
+		return b.String()
+	}
+	first, second := run(), run()
+	if first != second {
+		t.Errorf("same seed, different refusals:\n%s\n%s", first, second)
+	}
+	if !strings.Contains(first, "x") || !strings.Contains(first, ".") {
+		t.Errorf("50%% refused %s", first)
+	}
+}
+
+// TestRecipientsAndVrfy: the recipient list answers RCPT TO and VRFY, as an address-verification
+// service probes (it stops after RCPT TO).
+func TestRecipientsAndVrfy(t *testing.T) {
+	list, err := ParseRecipients("alice@example.com,*@team.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serve(t, engine(t, Options{Recipients: list}))
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Verify("alice@example.com"); err != nil {
+		t.Errorf("VRFY a listed address: %v", err)
+	}
+	var te *textproto.Error
+	if err := c.Verify("mallory@example.com"); !errors.As(err, &te) || te.Code != 550 ||
+		te.Msg != "5.1.1 <mallory@example.com>: Recipient address rejected: User unknown" {
+		t.Errorf("VRFY an unknown address: %v", err)
+	}
+	if err := c.Mail("probe@verifier.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("bob@team.test"); err != nil {
+		t.Errorf("RCPT a listed pattern: %v", err)
+	}
+	if err := c.Rcpt("nobody@example.com"); !errors.As(err, &te) || te.Code != 550 ||
+		te.Msg != "5.1.1 <nobody@example.com>: Recipient address rejected: User unknown" {
+		t.Errorf("RCPT an unknown address: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestChaosAndJimOverSMTP: Mailpit's trigger and Jim's refusals reach the client as they say.
+func TestChaosAndJimOverSMTP(t *testing.T) {
+	e := engine(t, Options{ChaosEnabled: true})
+	addr, _ := serve(t, e)
+	if _, err := e.SetChaos(ChaosTriggers{Recipient: ChaosTrigger{ErrorCode: 550, Probability: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	var se *gosmtp.SMTPError
+	if err := sendGoSMTP(addr, "a@example.com", "b@example.com"); !errors.As(err, &se) || se.Code != 550 || se.Message != "Chaos recipient error" {
+		t.Errorf("chaos recipient: %v", err)
+	}
+	e.SetChaos(ChaosTriggers{})
+	e.SetJim(&Jim{AcceptChance: 1, RejectSenderChance: 1})
+	if err := sendGoSMTP(addr, "a@example.com", "b@example.com"); !errors.As(err, &se) || se.Code != 550 || se.Message != "Invalid sender <a@example.com>" {
+		t.Errorf("jim sender: %v", err)
+	}
+	e.SetJim(&Jim{AcceptChance: 0})
+	if c, err := gosmtp.Dial(addr); err == nil {
+		if err := c.Hello("client.test"); err == nil {
+			t.Error("jim let a connection in at AcceptChance 0")
+		}
+		c.Close()
+	}
+	e.SetJim(nil)
+	if err := sendGoSMTP(addr, "a@example.com", "b@example.com"); err != nil {
+		t.Errorf("all off: %v", err)
+	}
+}
