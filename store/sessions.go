@@ -1,0 +1,314 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxSessions is how many SMTP sessions the store keeps when Options.MaxSessions is 0.
+const DefaultMaxSessions = 10000
+
+// EventSession is published when a session's record is written (with a message it stored, and
+// when it ends); Event.Session holds its fields, without the transcript.
+const EventSession EventType = "session"
+
+// RecordSession stores sess, replacing the fields of an earlier record of the same ID and
+// appending sess.Transcript to the lines stored for it: pass each line once. Its Messages field
+// is ignored (the store counts the messages stored with Envelope.Session). It returns once the
+// record is committed, batched with whatever else the writer commits.
+func (s *Store) RecordSession(ctx context.Context, sess *Session) error {
+	if sess == nil || sess.ID == "" {
+		return errors.New("store: a session record needs an ID")
+	}
+	return s.submit(ctx, writeReq{session: sess}).err
+}
+
+// sessionWrite is a session record waiting in a batch: alone, or with the message of batch[idx].
+type sessionWrite struct {
+	sess    *Session
+	message bool // written with a message it stored: count it
+	idx     int  // the request it came with, whose events get the EventSession
+}
+
+// maxSessions is the limit in force; 0 means none.
+func (s *Store) maxSessions() int {
+	switch n := s.opts.MaxSessions; {
+	case n == 0:
+		return DefaultMaxSessions
+	case n < 0:
+		return 0
+	default:
+		return n
+	}
+}
+
+// writeSessions writes the pending session records, in order, and adds their events.
+func (s *Store) writeSessions(ctx context.Context, ins *inserts, pending []sessionWrite, events [][]Event) (inserted bool, err error) {
+	for _, w := range pending {
+		ev, ins1, err := writeSession(ctx, ins, w.sess, w.message)
+		if err != nil {
+			return inserted, fmt.Errorf("store: record session: %w", err)
+		}
+		inserted = inserted || ins1
+		events[w.idx] = append(events[w.idx], ev)
+	}
+	return inserted, nil
+}
+
+// writeSession updates (or inserts) one session's row and appends its new transcript lines.
+func writeSession(ctx context.Context, ins *inserts, sess *Session, message bool) (Event, bool, error) {
+	faults, err := json.Marshal(nonNilStrings(sess.Faults))
+	if err != nil {
+		return Event{}, false, err
+	}
+	var ended int64
+	if !sess.Ended.IsZero() {
+		ended = sess.Ended.UnixMicro()
+	}
+	added := 0
+	if message {
+		added = 1
+	}
+	n := len(sess.Transcript)
+	var uid, lines, messages int64
+	st, err := ins.stmt(ctx, `UPDATE sessions SET ended = ?, helo = ?, tls_version = ?, tls_cipher = ?, auth_mechanism = ?,
+		auth_username = ?, outcome = ?, error = ?, messages = messages + ?, faults = ?, lines = lines + ?
+		WHERE id = ? RETURNING uid, lines, messages`)
+	if err != nil {
+		return Event{}, false, err
+	}
+	err = st.QueryRowContext(ctx, ended, sess.Helo, sess.TLSVersion, sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername,
+		sess.Outcome, sess.Error, added, string(faults), n, sess.ID).Scan(&uid, &lines, &messages)
+	inserted := false
+	if errors.Is(err, sql.ErrNoRows) {
+		inserted = true
+		st, err = ins.stmt(ctx, `INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher,
+			auth_mechanism, auth_username, outcome, error, messages, faults, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING uid, lines, messages`)
+		if err != nil {
+			return Event{}, false, err
+		}
+		err = st.QueryRowContext(ctx, sess.ID, sess.Started.UnixMicro(), ended, sess.RemoteAddr, remoteIP(sess.RemoteAddr),
+			sess.Helo, sess.TLSVersion, sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername, sess.Outcome, sess.Error,
+			added, string(faults), n).Scan(&uid, &lines, &messages)
+	}
+	if err != nil {
+		return Event{}, false, err
+	}
+	if n > 0 {
+		if err := ins.run(ctx, `INSERT OR REPLACE INTO session_lines (session, first, chunk) VALUES (?, ?, ?)`,
+			uid, lines-int64(n), encodeLines(sess.Transcript)); err != nil {
+			return Event{}, false, err
+		}
+	}
+	sum := *sess
+	sum.Transcript, sum.MessageIDs, sum.Messages = nil, nil, int(messages)
+	return Event{Type: EventSession, Session: &sum, ID: sess.ID}, inserted, nil
+}
+
+// pruneSessions deletes the oldest sessions beyond the limit.
+func (s *Store) pruneSessions(ctx context.Context, ins *inserts) error {
+	max := s.maxSessions()
+	if max == 0 {
+		return nil
+	}
+	var n int
+	st, err := ins.stmt(ctx, `SELECT n FROM session_count`)
+	if err == nil {
+		err = st.QueryRowContext(ctx).Scan(&n)
+	}
+	if err != nil || n <= max {
+		return err
+	}
+	return ins.run(ctx, `DELETE FROM sessions WHERE uid IN (SELECT uid FROM sessions ORDER BY uid LIMIT ?)`, n-max)
+}
+
+// encodeLines writes lines as "ms TAB dir TAB text" separated by LF (text never holds CR or LF).
+func encodeLines(lines []SessionLine) string {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(strconv.FormatInt(l.At, 10))
+		b.WriteByte('\t')
+		b.WriteString(l.Dir)
+		b.WriteByte('\t')
+		b.WriteString(strings.NewReplacer("\r", " ", "\n", " ").Replace(l.Text))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func decodeLines(chunk string, into []SessionLine) []SessionLine {
+	for _, line := range strings.Split(strings.TrimSuffix(chunk, "\n"), "\n") {
+		at, rest, _ := strings.Cut(line, "\t")
+		dir, text, _ := strings.Cut(rest, "\t")
+		ms, _ := strconv.ParseInt(at, 10, 64)
+		into = append(into, SessionLine{At: ms, Dir: dir, Text: text})
+	}
+	return into
+}
+
+// remoteIP returns the host of host:port (the address itself when it has no port).
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+const sessionColumns = `id, started, ended, remote_addr, helo, tls_version, tls_cipher, auth_mechanism, auth_username,
+	outcome, error, messages, faults`
+
+func scanSession(row interface{ Scan(...any) error }) (Session, error) {
+	var ss Session
+	var started, ended int64
+	var faults string
+	err := row.Scan(&ss.ID, &started, &ended, &ss.RemoteAddr, &ss.Helo, &ss.TLSVersion, &ss.TLSCipher,
+		&ss.AuthMechanism, &ss.AuthUsername, &ss.Outcome, &ss.Error, &ss.Messages, &faults)
+	if err != nil {
+		return ss, err
+	}
+	ss.Started = time.UnixMicro(started).UTC()
+	if ended != 0 {
+		ss.Ended = time.UnixMicro(ended).UTC()
+	}
+	if err := json.Unmarshal([]byte(faults), &ss.Faults); err != nil || ss.Faults == nil {
+		ss.Faults = []string{}
+	}
+	return ss, nil
+}
+
+// sessionWhere turns a filter into SQL.
+func sessionWhere(f SessionFilter) (string, []any) {
+	var conds []string
+	var args []any
+	if a := strings.TrimSpace(f.RemoteAddr); a != "" {
+		if ap, err := netip.ParseAddrPort(a); err == nil {
+			conds, args = append(conds, "remote_addr = ?"), append(args, ap.String())
+		} else {
+			a = strings.Trim(a, "[]")
+			if ip, err := netip.ParseAddr(a); err == nil {
+				a = ip.String()
+			}
+			conds, args = append(conds, "remote_ip = ?"), append(args, a)
+		}
+	}
+	if f.Outcome != "" {
+		conds, args = append(conds, "outcome = ?"), append(args, f.Outcome)
+	}
+	if f.WithMessages != nil {
+		if *f.WithMessages {
+			conds = append(conds, "messages > 0")
+		} else {
+			conds = append(conds, "messages = 0")
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Sessions returns a page of the sessions matching f, newest first, without their transcripts.
+func (s *Store) Sessions(ctx context.Context, f SessionFilter, p Page) (SessionResult, error) {
+	where, args := sessionWhere(f)
+	res := SessionResult{Sessions: []Session{}}
+	if err := s.readDB.QueryRowContext(ctx, "SELECT count(*) FROM sessions"+where, args...).Scan(&res.Total); err != nil {
+		return res, fmt.Errorf("store: sessions: %w", err)
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.readDB.QueryContext(ctx, "SELECT "+sessionColumns+" FROM sessions"+where+" ORDER BY uid DESC LIMIT ? OFFSET ?",
+		append(args, limit, max(p.Offset, 0))...)
+	if err != nil {
+		return res, fmt.Errorf("store: sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ss, err := scanSession(rows)
+		if err != nil {
+			return res, fmt.Errorf("store: sessions: %w", err)
+		}
+		res.Sessions = append(res.Sessions, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("store: sessions: %w", err)
+	}
+	return res, nil
+}
+
+// Session returns one session with its transcript and the IDs of the messages it stored.
+func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
+	ss, err := scanSession(s.readDB.QueryRowContext(ctx, "SELECT "+sessionColumns+" FROM sessions WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	ss.Transcript, ss.MessageIDs = []SessionLine{}, []string{}
+	rows, err := s.readDB.QueryContext(ctx, `SELECT chunk FROM session_lines WHERE session = (SELECT uid FROM sessions WHERE id = ?) ORDER BY first`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var chunk string
+		if err := rows.Scan(&chunk); err != nil {
+			return nil, fmt.Errorf("store: session: %w", err)
+		}
+		ss.Transcript = decodeLines(chunk, ss.Transcript)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	ids, err := s.readDB.QueryContext(ctx, `SELECT id FROM messages WHERE session_id = ? ORDER BY uid`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	defer ids.Close()
+	for ids.Next() {
+		var mid string
+		if err := ids.Scan(&mid); err != nil {
+			return nil, fmt.Errorf("store: session: %w", err)
+		}
+		ss.MessageIDs = append(ss.MessageIDs, mid)
+	}
+	return &ss, ids.Err()
+}
+
+// DeleteSessions deletes every session record (messages are kept).
+func (s *Store) DeleteSessions(ctx context.Context) error {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions`); err != nil {
+			return nil, fmt.Errorf("store: delete sessions: %w", err)
+		}
+		return nil, nil
+	})
+}
+
+// pruneOldSessions deletes the sessions that began before cutoff (retention, MaxAge).
+func (s *Store) pruneOldSessions(ctx context.Context, cutoff time.Time) error {
+	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE started < ?`, cutoff.UnixMicro()); err != nil {
+			return nil, fmt.Errorf("store: prune sessions: %w", err)
+		}
+		return nil, nil
+	})
+}
