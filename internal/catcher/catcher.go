@@ -260,6 +260,9 @@ func (c *Catcher) build() error {
 			MCP:          c.buildMCP(),
 			Faults:       c.Policy,
 		}
+		if ss, ok := c.Store.(webui.SessionStore); ok {
+			opts.Sessions = ss
+		}
 		c.relayOptions(&opts)
 		if err := c.buildChecks(&opts); err != nil {
 			return err
