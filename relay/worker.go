@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/letterbox-mail/letterbox/store"
@@ -60,6 +61,20 @@ type Worker struct {
 	stop context.CancelFunc
 	done chan struct{}
 	once sync.Once
+
+	sent, deferred, failed atomic.Int64
+}
+
+// WorkerStats count the worker's delivery attempts since it was made.
+type WorkerStats struct {
+	Sent     int64 // the relay took the message
+	Deferred int64 // a temporary failure: tried again later
+	Failed   int64 // given up: refused for good, or out of attempts
+}
+
+// Stats returns the worker's counters.
+func (w *Worker) Stats() WorkerStats {
+	return WorkerStats{Sent: w.sent.Load(), Deferred: w.deferred.Load(), Failed: w.failed.Load()}
 }
 
 // NewWorker returns a Worker; Start runs it.
@@ -222,6 +237,7 @@ func (w *Worker) deliver(ctx context.Context, job *store.RelayJob) store.RelayOu
 			w.log.Error("queueing the deferred recipients failed", "id", job.ID, "err", err)
 		}
 	}
+	w.sent.Add(1)
 	w.log.Info("relayed", "id", job.ID, "to", strings.Join(res.Accepted, ","), "reply", res.Reply, "attempt", job.Attempts)
 	return store.RelayOutcome{State: store.RelaySent, Reply: reply}
 }
@@ -230,10 +246,12 @@ func (w *Worker) deliver(ctx context.Context, job *store.RelayJob) store.RelayOu
 // or it is out of attempts.
 func (w *Worker) retryOrFail(job *store.RelayJob, err error, permanent bool) store.RelayOutcome {
 	if permanent || job.Attempts >= w.opts.MaxAttempts {
+		w.failed.Add(1)
 		w.log.Warn("relay failed", "id", job.ID, "attempt", job.Attempts, "err", err)
 		return store.RelayOutcome{State: store.RelayFailed, Reply: err.Error()}
 	}
 	d := w.delay(job.Attempts)
+	w.deferred.Add(1)
 	w.log.Info("relay deferred", "id", job.ID, "attempt", job.Attempts, "retry_in", d.String(), "err", err)
 	return store.RelayOutcome{State: store.RelayQueued, Retry: time.Now().Add(d), Reply: err.Error()}
 }

@@ -293,6 +293,12 @@ func TestAutoRelayRelayDownThenUpArrivesOnce(t *testing.T) {
 			t.Errorf("%s still %s", m.ID, s)
 		}
 	}
+	_, samples, _ := scrape(t, a.addrs["http"], "", "")
+	if samples[`letterbox_relay_deliveries_total{outcome="sent"}`] != 1 || samples[`letterbox_relay_deliveries_total{outcome="deferred"}`] < 2 ||
+		samples[`letterbox_relay_deliveries_total{outcome="failed"}`] != 0 {
+		t.Errorf("relay metrics: sent %v deferred %v failed %v", samples[`letterbox_relay_deliveries_total{outcome="sent"}`],
+			samples[`letterbox_relay_deliveries_total{outcome="deferred"}`], samples[`letterbox_relay_deliveries_total{outcome="failed"}`])
+	}
 }
 
 // TestAutoRelaySurvivesAKill: with the relay down, the relaying letterbox tries once and waits

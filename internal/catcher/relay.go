@@ -53,6 +53,20 @@ func (c *Catcher) buildRelay() error {
 	}
 	c.log.Info("relay configured", "relay", r.Config(), "auto", cfg.RelayMatching != "" || cfg.RelayAll)
 	c.RelayWorker = relay.NewWorker(r, c.Store, relay.WorkerOptions{RetryDelay: cfg.RelayRetryDelay, MaxAttempts: cfg.RelayRetries, Logger: c.log})
+	if reg := c.metrics; reg != nil {
+		w := c.RelayWorker
+		for _, o := range []struct {
+			outcome string
+			f       func(relay.WorkerStats) int64
+		}{
+			{"sent", func(s relay.WorkerStats) int64 { return s.Sent }},
+			{"deferred", func(s relay.WorkerStats) int64 { return s.Deferred }},
+			{"failed", func(s relay.WorkerStats) int64 { return s.Failed }},
+		} {
+			reg.CounterFunc("relay_deliveries_total", "Auto-relay delivery attempts by outcome: sent, deferred (a temporary failure, retried), failed (given up).",
+				func() float64 { return float64(o.f(w.Stats())) }, "outcome", o.outcome)
+		}
+	}
 	return nil
 }
 
