@@ -320,3 +320,33 @@ func TestSessionsPruned(t *testing.T) {
 		t.Errorf("oldest session: %v", err)
 	}
 }
+
+// TestSessionPrunedWhileOpen: a session whose record was pruned while it was still open goes on
+// storing mail, and is recorded again when it ends.
+func TestSessionPrunedWhileOpen(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "lb.db"), MaxSessions: 1, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ts := startWith(t, st, Options{})
+	ts.store = st
+	w := watchSessions(t, st)
+	a := dial(t, ts.addr)
+	a.cmd(250, "EHLO a.test")
+	a.send("a@example.com", []string{"x@example.com"}, message("first of a", "x"))
+	b := dial(t, ts.addr)
+	b.cmd(250, "EHLO b.test")
+	b.send("b@example.com", []string{"x@example.com"}, message("only of b", "x")) // prunes a's record
+	b.cmd(221, "QUIT")
+	w.ended()
+	id := a.send("a@example.com", []string{"x@example.com"}, message("second of a", "x"))
+	a.cmd(221, "QUIT")
+	s := w.ended()
+	if s.Helo != "a.test" || s.Outcome != store.OutcomeQuit || s.Messages != 2 {
+		t.Errorf("a's record: %+v", s)
+	}
+	if m := ts.storedMessage(t, id); m.Envelope.SessionID != s.ID {
+		t.Errorf("second message's session %q", m.Envelope.SessionID)
+	}
+}

@@ -667,6 +667,8 @@ const (
 	tRecipients
 	tTags
 	tFTS
+	tSessions     // sessions.go: the sessions a batch's messages came in
+	tSessionLines // sessions.go: their transcripts' new lines
 )
 
 var insertSQL = [...]struct{ head, row string }{
@@ -677,6 +679,9 @@ var insertSQL = [...]struct{ head, row string }{
 	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid) VALUES `, `(?, ?)`},
 	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
 	tFTS:        {`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessions: {`INSERT OR IGNORE INTO sessions (id, started, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism, auth_username) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessionLines: {`INSERT OR IGNORE INTO session_lines (session, first, chunk) VALUES `, `((SELECT uid FROM sessions WHERE id = ?), ?, ?)`},
 }
 
 // maxInsertRows is the most rows one statement inserts; more take several statements.

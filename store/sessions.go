@@ -21,8 +21,7 @@ const DefaultMaxSessions = 10000
 const EventSession EventType = "session"
 
 // RecordSession stores sess, replacing the fields of an earlier record of the same ID and
-// appending sess.Transcript to the lines stored for it: pass each line once. Its Messages field
-// is ignored (the store counts the messages stored with Envelope.Session). It returns once the
+// adding sess.Transcript at sess.TranscriptFrom to the lines stored for it. It returns once the
 // record is committed, batched with whatever else the writer commits.
 func (s *Store) RecordSession(ctx context.Context, sess *Session) error {
 	if sess == nil || sess.ID == "" {
@@ -31,11 +30,12 @@ func (s *Store) RecordSession(ctx context.Context, sess *Session) error {
 	return s.submit(ctx, writeReq{session: sess}).err
 }
 
-// sessionWrite is a session record waiting in a batch: alone, or with the message of batch[idx].
+// sessionWrite is a session record waiting in a batch: alone (RecordSession), or with the
+// message of batch[idx] (Envelope.Session).
 type sessionWrite struct {
 	sess    *Session
-	message bool // written with a message it stored: count it
-	idx     int  // the request it came with, whose events get the EventSession
+	message bool
+	idx     int // the request it came with, whose events get the EventSession
 }
 
 // maxSessions is the limit in force; 0 means none.
@@ -50,68 +50,97 @@ func (s *Store) maxSessions() int {
 	}
 }
 
-// writeSessions writes the pending session records, in order, and adds their events.
+// writeSessions writes the pending session records and adds their events. Those that came with
+// messages cost two statements for the whole batch: the sessions' rows where missing (the row of
+// a session in progress is not updated: it is brought up to date when the session ends) and their
+// new transcript lines. A session's later messages add only lines.
 func (s *Store) writeSessions(ctx context.Context, ins *inserts, pending []sessionWrite, events [][]Event) (inserted bool, err error) {
+	var withMessage, first []*Session
 	for _, w := range pending {
-		ev, ins1, err := writeSession(ctx, ins, w.sess, w.message)
-		if err != nil {
+		if w.message {
+			withMessage = append(withMessage, w.sess)
+			if w.sess.TranscriptFrom == 0 { // the session's first write: its row is made
+				first = append(first, w.sess)
+			}
+		}
+	}
+	if len(first) > 0 {
+		inserted = true
+		if err := ins.exec(ctx, tSessions, len(first), func(i int) {
+			ss := first[i]
+			ins.args = append(ins.args, ss.ID, ss.Started.UnixMicro(), ss.RemoteAddr, remoteIP(ss.RemoteAddr), ss.Helo,
+				ss.TLSVersion, ss.TLSCipher, ss.AuthMechanism, ss.AuthUsername)
+		}); err != nil {
 			return inserted, fmt.Errorf("store: record session: %w", err)
 		}
-		inserted = inserted || ins1
-		events[w.idx] = append(events[w.idx], ev)
+	}
+	if err := writeLines(ctx, ins, withMessage); err != nil {
+		return inserted, err
+	}
+	for _, w := range pending {
+		if !w.message {
+			added, err := endSession(ctx, ins, w.sess)
+			if err != nil {
+				return inserted, fmt.Errorf("store: record session: %w", err)
+			}
+			inserted = inserted || added
+		}
+		sum := *w.sess
+		sum.Transcript, sum.MessageIDs, sum.TranscriptFrom = nil, nil, 0
+		events[w.idx] = append(events[w.idx], Event{Type: EventSession, Session: &sum, ID: sum.ID})
 	}
 	return inserted, nil
 }
 
-// writeSession updates (or inserts) one session's row and appends its new transcript lines.
-func writeSession(ctx context.Context, ins *inserts, sess *Session, message bool) (Event, bool, error) {
+// writeLines stores the sessions' new transcript lines, one chunk each. Lines of a session whose
+// row was pruned meanwhile are dropped (the row lookup gives NULL, which OR IGNORE skips).
+func writeLines(ctx context.Context, ins *inserts, list []*Session) error {
+	var with []*Session
+	for _, ss := range list {
+		if len(ss.Transcript) > 0 {
+			with = append(with, ss)
+		}
+	}
+	if err := ins.exec(ctx, tSessionLines, len(with), func(i int) {
+		ins.args = append(ins.args, with[i].ID, with[i].TranscriptFrom, encodeLines(with[i].Transcript))
+	}); err != nil {
+		return fmt.Errorf("store: record session lines: %w", err)
+	}
+	return nil
+}
+
+// endSession writes the whole record of a session (as it ends): its row, updated or inserted,
+// and its last lines. It reports whether the row was new.
+func endSession(ctx context.Context, ins *inserts, sess *Session) (bool, error) {
 	faults, err := json.Marshal(nonNilStrings(sess.Faults))
 	if err != nil {
-		return Event{}, false, err
+		return false, err
 	}
 	var ended int64
 	if !sess.Ended.IsZero() {
 		ended = sess.Ended.UnixMicro()
 	}
-	added := 0
-	if message {
-		added = 1
-	}
-	n := len(sess.Transcript)
-	var uid, lines, messages int64
 	st, err := ins.stmt(ctx, `UPDATE sessions SET ended = ?, helo = ?, tls_version = ?, tls_cipher = ?, auth_mechanism = ?,
-		auth_username = ?, outcome = ?, error = ?, messages = messages + ?, faults = ?, lines = lines + ?
-		WHERE id = ? RETURNING uid, lines, messages`)
+		auth_username = ?, outcome = ?, error = ?, messages = ?, faults = ? WHERE id = ?`)
 	if err != nil {
-		return Event{}, false, err
+		return false, err
 	}
-	err = st.QueryRowContext(ctx, ended, sess.Helo, sess.TLSVersion, sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername,
-		sess.Outcome, sess.Error, added, string(faults), n, sess.ID).Scan(&uid, &lines, &messages)
+	res, err := st.ExecContext(ctx, ended, sess.Helo, sess.TLSVersion, sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername,
+		sess.Outcome, sess.Error, sess.Messages, string(faults), sess.ID)
+	if err != nil {
+		return false, err
+	}
 	inserted := false
-	if errors.Is(err, sql.ErrNoRows) {
+	if n, _ := res.RowsAffected(); n == 0 {
 		inserted = true
-		st, err = ins.stmt(ctx, `INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher,
-			auth_mechanism, auth_username, outcome, error, messages, faults, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			RETURNING uid, lines, messages`)
-		if err != nil {
-			return Event{}, false, err
-		}
-		err = st.QueryRowContext(ctx, sess.ID, sess.Started.UnixMicro(), ended, sess.RemoteAddr, remoteIP(sess.RemoteAddr),
-			sess.Helo, sess.TLSVersion, sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername, sess.Outcome, sess.Error,
-			added, string(faults), n).Scan(&uid, &lines, &messages)
-	}
-	if err != nil {
-		return Event{}, false, err
-	}
-	if n > 0 {
-		if err := ins.run(ctx, `INSERT OR REPLACE INTO session_lines (session, first, chunk) VALUES (?, ?, ?)`,
-			uid, lines-int64(n), encodeLines(sess.Transcript)); err != nil {
-			return Event{}, false, err
+		if err := ins.run(ctx, `INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher,
+			auth_mechanism, auth_username, outcome, error, messages, faults) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.Started.UnixMicro(), ended, sess.RemoteAddr, remoteIP(sess.RemoteAddr), sess.Helo, sess.TLSVersion,
+			sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername, sess.Outcome, sess.Error, sess.Messages, string(faults)); err != nil {
+			return false, err
 		}
 	}
-	sum := *sess
-	sum.Transcript, sum.MessageIDs, sum.Messages = nil, nil, int(messages)
-	return Event{Type: EventSession, Session: &sum, ID: sess.ID}, inserted, nil
+	return inserted, writeLines(ctx, ins, []*Session{sess})
 }
 
 // pruneSessions deletes the oldest sessions beyond the limit.
@@ -170,8 +199,9 @@ func nonNilStrings(s []string) []string {
 	return s
 }
 
+// sessionColumns are what a Session is read from; a session in progress counts its messages.
 const sessionColumns = `id, started, ended, remote_addr, helo, tls_version, tls_cipher, auth_mechanism, auth_username,
-	outcome, error, messages, faults`
+	outcome, error, CASE WHEN ended = 0 THEN (SELECT count(*) FROM messages WHERE session_id = sessions.id) ELSE messages END, faults`
 
 func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 	var ss Session
@@ -211,10 +241,11 @@ func sessionWhere(f SessionFilter) (string, []any) {
 		conds, args = append(conds, "outcome = ?"), append(args, f.Outcome)
 	}
 	if f.WithMessages != nil {
+		has := "(messages > 0 OR ended = 0 AND EXISTS (SELECT 1 FROM messages WHERE session_id = sessions.id))"
 		if *f.WithMessages {
-			conds = append(conds, "messages > 0")
+			conds = append(conds, has)
 		} else {
-			conds = append(conds, "messages = 0")
+			conds = append(conds, "NOT "+has)
 		}
 	}
 	if len(conds) == 0 {

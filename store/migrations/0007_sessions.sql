@@ -1,6 +1,7 @@
 -- SMTP sessions: one row per connection, whether it stored mail or not (probes, refusals, failed
--- TLS handshakes, silent connections). Written in the transaction of each message the session
--- stores, and when it ends; kept to Options.MaxSessions rows (oldest pruned) and by MaxAge.
+-- TLS handshakes, silent connections). The row is made in the transaction of the session's first
+-- message (with the transcript so far; each later message adds its lines) or when it ends, and
+-- is completed when it ends; kept to Options.MaxSessions rows (oldest pruned) and by MaxAge.
 CREATE TABLE sessions (
 	uid            INTEGER PRIMARY KEY AUTOINCREMENT,
 	id             TEXT    NOT NULL UNIQUE,
@@ -15,9 +16,8 @@ CREATE TABLE sessions (
 	auth_username  TEXT    NOT NULL DEFAULT '',
 	outcome        TEXT    NOT NULL DEFAULT '',
 	error          TEXT    NOT NULL DEFAULT '',
-	messages       INTEGER NOT NULL DEFAULT 0,  -- messages stored in it
-	faults         TEXT    NOT NULL DEFAULT '[]', -- JSON array of the faults injected
-	lines          INTEGER NOT NULL DEFAULT 0   -- transcript lines stored
+	messages       INTEGER NOT NULL DEFAULT 0,  -- messages stored in it, once it ended (before: counted)
+	faults         TEXT    NOT NULL DEFAULT '[]' -- JSON array of the faults injected
 );
 CREATE INDEX sessions_remote_ip ON sessions(remote_ip);
 CREATE INDEX sessions_started ON sessions(started);
