@@ -191,7 +191,12 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 		defer wg.Done()
 		f.auth = c.opts.Auth.Check(ctx, authcheck.Input{Raw: in.Raw, MailFrom: in.MailFrom, Helo: in.Helo, IPs: ips, FromDomain: fromDomain(hdr)})
 	}()
-	go func() { defer wg.Done(); f.ptr = c.reverseDNS(ctx, ips) }()
+	go func() {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, authcheck.DefaultTimeout)
+		defer cancel()
+		f.ptr = c.reverseDNS(ctx, ips)
+	}()
 	if c.opts.Spam != nil {
 		wg.Add(1)
 		go func() {
@@ -213,7 +218,7 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 	}
 	if in.HTML != "" {
 		if h, err := htmlcheck.Check(in.HTML); err == nil {
-			rep.HTMLCheck = h
+			rep.HTMLCheck = slim(h)
 		}
 	}
 	wg.Wait()
@@ -221,6 +226,17 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 	rep.Checklist = checklist(f)
 	rep.Verdict, rep.Summary = verdict(rep)
 	return rep
+}
+
+// slim drops what makes an HTML check large (every client version's result, the notes, the
+// platform list), so that cached reports stay small; /html-check answers with all of it.
+func slim(h *htmlcheck.Response) *htmlcheck.Response {
+	h.Platforms = map[string][]string{}
+	for i := range h.Warnings {
+		h.Warnings[i].Results = []htmlcheck.Result{}
+		h.Warnings[i].NotesByNumber = map[string]string{}
+	}
+	return h
 }
 
 // isBulk says whether the message is bulk or marketing mail, and why.
@@ -245,9 +261,9 @@ func verdict(rep *Report) (string, string) {
 	for _, r := range rep.Checklist {
 		switch r.Status {
 		case StatusFail:
-			fails = append(fails, r.Title)
+			fails = append(fails, "“"+r.Title+"” fails")
 		case StatusWarn:
-			warns = append(warns, r.Title)
+			warns = append(warns, "“"+r.Title+"” warns")
 		}
 	}
 	if s := rep.SpamAssassin; s != nil && s.Error == "" && s.IsSpam {

@@ -10,46 +10,55 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/internal/realmail"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
 // BenchmarkSMTPIngest measures letterbox end to end over loopback: 16 clients, each on its own
-// persistent connection, send 4 KB multipart/alternative messages (text and HTML) to a Server over
-// a real, durable store.
+// persistent connection, send messages to a Server over a real, durable store, for each load of
+// internal/realmail: mix (the realistic mix, the headline), 4k and 100k (the mix at those sizes,
+// as ../shared/tools/smtpload sends) and lorem (the old repetitive message).
 //
-// The clients run in a child process (the test binary again, see helperLoad) so that the CPU this
-// process uses is the server's alone: server-ms/msg is this process's user+system CPU (getrusage
-// RUSAGE_SELF) over the timed section divided by the messages, client-ms/msg the child's.
-// A CPU profile (-cpuprofile) likewise shows the server only. Like cmd/letterbox, the server side
-// runs with GOGC=400 unless GOGC is set. LETTERBOX_BENCH_CLIENTS sets another number of clients;
-// msgs/commit is the store's average batch.
+// The clients run in a child process (the test binary again, see helperLoad), which generates
+// the messages before the timed section, so that the CPU this process uses is the server's alone:
+// server-ms/msg is this process's user+system CPU (getrusage RUSAGE_SELF) over the timed section
+// divided by the messages, client-ms/msg the child's. A CPU profile (-cpuprofile) likewise shows
+// the server only. Like cmd/letterbox, the server side runs with GOGC=400 unless GOGC is set.
+// LETTERBOX_BENCH_CLIENTS sets another number of clients; msgs/commit is the store's average batch.
 func BenchmarkSMTPIngest(b *testing.B) {
-	st, err := store.Open(context.Background(), store.Options{
-		Path:   filepath.Join(b.TempDir(), "bench.db"),
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		b.Fatal(err)
+	for _, name := range realmail.Loads {
+		b.Run(name, func(b *testing.B) {
+			st, err := store.Open(context.Background(), store.Options{
+				Path:   filepath.Join(b.TempDir(), "bench.db"),
+				Logger: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			benchIngest(b, st, name)
+		})
 	}
-	defer st.Close()
-	benchIngest(b, st)
 }
 
 // BenchmarkSMTPIngestDiscard is BenchmarkSMTPIngest with a Deliverer that reads and drops each
 // message: the cost of the SMTP side alone (go-smtp and this package), the ceiling for the rest.
 func BenchmarkSMTPIngestDiscard(b *testing.B) {
-	benchIngest(b, deliverFunc(func(ctx context.Context, env store.Envelope, raw io.Reader) (store.Summary, error) {
-		_, err := io.Copy(io.Discard, raw)
-		return store.Summary{ID: "discarded"}, err
-	}))
+	for _, name := range realmail.Loads {
+		b.Run(name, func(b *testing.B) {
+			benchIngest(b, deliverFunc(func(ctx context.Context, env store.Envelope, raw io.Reader) (store.Summary, error) {
+				_, err := io.Copy(io.Discard, raw)
+				return store.Summary{ID: "discarded"}, err
+			}), name)
+		})
+	}
 }
 
-func benchIngest(b *testing.B, d Deliverer) {
+func benchIngest(b *testing.B, d Deliverer, load string) {
 	// Run with the garbage collector target cmd/letterbox sets, unless GOGC is given.
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -70,7 +79,7 @@ func benchIngest(b *testing.B, d Deliverer) {
 		clients = v
 	}
 	cmd, stdin, out := helperCommand(b, "load", helperAddr+"="+l.Addr().String(),
-		helperCount+"="+strconv.Itoa(b.N), helperConns+"="+strconv.Itoa(clients))
+		helperCount+"="+strconv.Itoa(b.N), helperConns+"="+strconv.Itoa(clients), helperLoadName+"="+load)
 	if line := readHelperLine(b, out); line != "READY" {
 		b.Fatalf("load helper: %q", line)
 	}
@@ -121,24 +130,4 @@ func cpuTime(who int) time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// benchText and benchHTML make a message of about 4 KB.
-var (
-	benchText = strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n", 24)
-	benchHTML = "<html><body>" + strings.Repeat("<p>Lorem ipsum dolor sit amet, <b>consectetur</b> adipiscing elit.</p>\r\n", 24) + "</body></html>\r\n"
-)
-
-// benchMessage returns benchmark message n of client c: multipart/alternative, text and HTML.
-func benchMessage(c int, n int64) []byte {
-	return fmt.Appendf(nil, "From: Bench Sender <sender@bench.test>\r\n"+
-		"To: Bench Recipient <rcpt@bench.test>\r\n"+
-		"Subject: Benchmark message %d from client %d\r\n"+
-		"Date: Sun, 22 Nov 2026 08:00:00 +0000\r\n"+
-		"Message-ID: <%d.%d@bench.test>\r\n"+
-		"MIME-Version: 1.0\r\n"+
-		"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"+
-		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n"+
-		"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n%s\r\n"+
-		"--b1--\r\n", n, c, n, c, benchText, benchHTML)
 }

@@ -23,17 +23,19 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/letterbox-mail/letterbox/internal/realmail"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
 // Environment of the helper process (the test binary run again by TestDurabilityKill and
 // BenchmarkSMTPIngest).
 const (
-	helperEnv   = "LETTERBOX_SMTPD_HELPER" // "serve" or "load"
-	helperDB    = "LETTERBOX_SMTPD_DB"     // serve: database path
-	helperAddr  = "LETTERBOX_SMTPD_ADDR"   // load: server address
-	helperCount = "LETTERBOX_SMTPD_COUNT"  // load: messages to send
-	helperConns = "LETTERBOX_SMTPD_CONNS"  // load: concurrent connections
+	helperEnv      = "LETTERBOX_SMTPD_HELPER" // "serve" or "load"
+	helperDB       = "LETTERBOX_SMTPD_DB"     // serve: database path
+	helperAddr     = "LETTERBOX_SMTPD_ADDR"   // load: server address
+	helperCount    = "LETTERBOX_SMTPD_COUNT"  // load: messages to send
+	helperConns    = "LETTERBOX_SMTPD_CONNS"  // load: concurrent connections
+	helperLoadName = "LETTERBOX_SMTPD_LOAD"   // load: which internal/realmail load (default mix)
 )
 
 // TestHelperProcess is not a test: run as a child process it either serves SMTP over a store
@@ -279,13 +281,24 @@ func randomLines(rng *rand.Rand, n int) []byte {
 	return b.Bytes()
 }
 
-// helperLoad connects $LETTERBOX_SMTPD_CONNS clients to $LETTERBOX_SMTPD_ADDR, prints "READY",
-// waits for a line on standard input, sends $LETTERBOX_SMTPD_COUNT benchmark messages over the
-// connections, quits, and prints "DONE <failures>".
+// helperLoad connects $LETTERBOX_SMTPD_CONNS clients to $LETTERBOX_SMTPD_ADDR, generates the
+// messages of the load $LETTERBOX_SMTPD_LOAD (internal/realmail; up to 256 MB of them, cycled
+// beyond), prints "READY", waits for a line on standard input, sends $LETTERBOX_SMTPD_COUNT
+// messages over the connections, quits, and prints "DONE <failures>".
 func helperLoad() int {
 	addr := os.Getenv(helperAddr)
 	total, _ := strconv.Atoi(os.Getenv(helperCount))
 	conns, _ := strconv.Atoi(os.Getenv(helperConns))
+	name := os.Getenv(helperLoadName)
+	if name == "" {
+		name = "mix"
+	}
+	load, err := realmail.Load(name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	pool := realmail.NewPool(load, total, 256<<20)
 	clients := make([]*smtp.Client, conns)
 	for i := range clients {
 		c, err := smtp.Dial(addr)
@@ -307,7 +320,7 @@ func helperLoad() int {
 		failures atomic.Int64
 		wg       sync.WaitGroup
 	)
-	for i, c := range clients {
+	for _, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -316,7 +329,8 @@ func helperLoad() int {
 				if n > int64(total) {
 					break
 				}
-				if err := c.SendMail("sender@bench.test", []string{"rcpt@bench.test"}, bytes.NewReader(benchMessage(i, n))); err != nil {
+				m := pool.At(int(n) - 1)
+				if err := c.SendMail(m.From, m.To, bytes.NewReader(m.Raw)); err != nil {
 					if failures.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "send:", err)
 					}

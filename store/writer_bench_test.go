@@ -9,32 +9,40 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/letterbox-mail/letterbox/internal/realmail"
 )
 
 // BenchmarkPrepare measures the CPU work Add does before the writer sees a message (parse,
-// compress, encode), on one goroutine.
+// compress, encode), on one goroutine, for each load of internal/realmail (512 messages, cycled).
 func BenchmarkPrepare(b *testing.B) {
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	for _, name := range realmail.Loads {
+		b.Run(name, func(b *testing.B) {
+			if os.Getenv("GOGC") == "" {
+				defer debug.SetGCPercent(debug.SetGCPercent(400))
+			}
+			s := tempStore(b)
+			load, err := realmail.Load(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pool := realmail.NewPool(load, 512, 128<<20)
+			b.ReportAllocs()
+			cpu0 := cpuNow()
+			i := 0
+			for b.Loop() {
+				m := pool.At(i)
+				s.prepare(Envelope{MailFrom: m.From, Recipients: m.To}, nil, m.Raw)
+				i++
+			}
+			b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/msg")
+		})
 	}
-	s := tempStore(b)
-	msgs := make([][]byte, 64)
-	for i := range msgs {
-		msgs[i] = Message4K(i)
-	}
-	env := Envelope{MailFrom: "orders@shop.example", Recipients: []string{"customer1@example.org"}}
-	b.ReportAllocs()
-	cpu0 := cpuNow()
-	i := 0
-	for b.Loop() {
-		s.prepare(env, nil, msgs[i%len(msgs)])
-		i++
-	}
-	b.ReportMetric(float64((cpuNow()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/msg")
 }
 
-// BenchmarkWriter measures the writer alone: batches of 1 to 64 prepared 4 KB messages, each batch
-// one durable transaction (a commit costs about as much for one message as for a dozen).
+// BenchmarkWriter measures the writer alone: batches of 1 to 64 prepared messages of the
+// realistic mix, each batch one durable transaction (a commit costs about as much for one
+// message as for a dozen).
 func BenchmarkWriter(b *testing.B) {
 	for _, batch := range []int{1, 8, 16, 64} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
@@ -43,11 +51,11 @@ func BenchmarkWriter(b *testing.B) {
 			}
 			s := tempStore(b)
 			ctx := context.Background()
-			env := Envelope{MailFrom: "orders@shop.example", Recipients: []string{"customer1@example.org"}}
 			const pool = 256
 			recs := make([]*record, pool)
 			for i := range recs {
-				recs[i] = s.prepare(env, nil, Message4K(i))
+				m := realmail.Mix(i)
+				recs[i] = s.prepare(Envelope{MailFrom: m.From, Recipients: m.To}, nil, m.Raw)
 			}
 			replies := make([]chan writeResult, batch)
 			for i := range replies {

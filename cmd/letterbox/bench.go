@@ -17,25 +17,34 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/letterbox-mail/letterbox/internal/realmail"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
 // runBench sends messages over SMTP from concurrent clients and reports throughput and latency.
 // Without --target it starts its own catcher (durable store in a temporary directory) in this
-// process and also reports the process's CPU time per message.
+// process and also reports the process's CPU time per message. "bench fill" is runBenchFill.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "fill" {
+		return runBenchFill(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("letterbox bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	target := fs.String("target", "", "SMTP address of a running catcher to measure (default: start one in this process)")
 	clients := fs.Int("clients", 16, "concurrent SMTP connections")
 	total := fs.Int("messages", 20000, "messages to send in all")
-	size := fs.Int("size", 4096, "approximate message size in bytes (multipart text + HTML)")
+	loadName := fs.String("load", "mix", "messages to send: "+strings.Join(realmail.Loads, ", ")+" (see internal/realmail)")
+	size := fs.Int("size", 0, "send the realistic mix at about this many bytes a message instead of --load")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *clients < 1 || *total < 1 || *size < 512 {
+	if *clients < 1 || *total < 1 || *size < 0 || *size > 0 && *size < 512 {
 		return fmt.Errorf("--clients and --messages must be positive and --size at least 512")
+	}
+	load, err := benchLoad(*loadName, *size)
+	if err != nil {
+		return err
 	}
 	addr := *target
 	var usage func() time.Duration
@@ -68,8 +77,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stdout, "catcher: %s\n", addr)
 	}
-	msg := benchMessage(*size)
-	fmt.Fprintf(stdout, "sending %d messages of %d bytes over %d connections\n", *total, len(msg), *clients)
+	// Generated before the clock starts (up to 256 MB of them, cycled beyond), so that the
+	// process's CPU is the catcher's and the clients' SMTP work, not the generator's.
+	pool := realmail.NewPool(load, *total, 256<<20)
+	fmt.Fprintf(stdout, "sending %d messages (%s, %d bytes on average) over %d connections\n", *total, loadLabel(*loadName, *size), pool.MeanSize(), *clients)
 
 	var next atomic.Int64
 	latencies := make([][]time.Duration, *clients)
@@ -107,7 +118,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					break
 				}
 				t0 := time.Now()
-				if err := sendOne(cl, i, msg); err != nil {
+				if err := sendOne(cl, pool.At(int(i)-1)); err != nil {
 					errs <- fmt.Errorf("message %d: %w", i, err)
 					return
 				}
@@ -146,33 +157,39 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func sendOne(cl *smtp.Client, i int64, msg []byte) error {
-	if err := cl.Mail("sender@bench.example", nil); err != nil {
+// sendOne sends one message on an open connection.
+func sendOne(cl *smtp.Client, m realmail.Message) error {
+	if err := cl.Mail(m.From, nil); err != nil {
 		return err
 	}
-	if err := cl.Rcpt(fmt.Sprintf("user%d@bench.example", i%100), nil); err != nil {
-		return err
+	for _, to := range m.To {
+		if err := cl.Rcpt(to, nil); err != nil {
+			return err
+		}
 	}
 	w, err := cl.Data()
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(msg); err != nil {
+	if _, err := w.Write(m.Raw); err != nil {
 		return err
 	}
 	return w.Close()
 }
 
-// benchMessage is a multipart/alternative message of about size bytes.
-func benchMessage(size int) []byte {
-	para := "Thank you for your order. Your items will ship soon and you can track them from your account page. "
-	half := max(size/2-200, 64)
-	text := strings.Repeat(para, half/len(para)+1)[:half]
-	html := "<p>" + strings.Repeat(para, half/len(para)+1)[:half-7] + "</p>"
-	return []byte("From: Shop <orders@shop.example>\r\nTo: Customer <customer@example.org>\r\nSubject: Your order has shipped\r\n" +
-		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n" +
-		"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n" +
-		"--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--b1--\r\n")
+// benchLoad returns the messages bench sends: the named load, or with size the mix at that size.
+func benchLoad(name string, size int) (func(int) realmail.Message, error) {
+	if size > 0 {
+		return realmail.New(realmail.Options{Size: size}).Message, nil
+	}
+	return realmail.Load(name)
+}
+
+func loadLabel(name string, size int) string {
+	if size > 0 {
+		return fmt.Sprintf("the realistic mix at about %d bytes", size)
+	}
+	return "load " + name
 }
 
 // processCPU returns the user and system CPU time this process has used.
