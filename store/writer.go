@@ -198,7 +198,13 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		s.vocab.learn(words)
 	}
 	s.commits.Add(1)
-	s.committed.Add(int64(len(batch)))
+	writes := 0
+	for _, req := range batch {
+		if req.session == nil { // session records ride along: a batch's size is its messages and changes
+			writes++
+		}
+	}
+	s.committed.Add(int64(writes))
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveCommit(len(batch))
 	}
