@@ -24,6 +24,7 @@ const OUTCOMES = {
   fault: 'dropped by fault injection',
   refused: 'refused: too many connections',
   closed: 'closed by the server',
+  api: 'sent through the HTTP API, not SMTP',
   '': 'in progress',
 };
 

@@ -54,6 +54,7 @@ const (
 	OutcomeFault    = "fault"    // the SMTP policy dropped the connection
 	OutcomeRefused  = "refused"  // refused at once: too many connections
 	OutcomeClosed   = "closed"   // the server closed it (after a 421 reply, or too many errors)
+	OutcomeAPI      = "api"      // not SMTP: a message given to the HTTP send API (POST /api/v1/send)
 )
 
 // SessionFilter selects sessions for Sessions. The zero value selects all.

@@ -29,7 +29,7 @@ type SessionSummary struct {
 	TLSCipher     string
 	AuthMechanism string
 	AuthUsername  string
-	Outcome       string // quit, dropped, timeout, error, shutdown, fault, refused, closed; "" in progress
+	Outcome       string // quit, dropped, timeout, error, shutdown, fault, refused, closed, api (the send API); "" in progress
 	Error         string
 	Messages      int
 	Faults        []string
