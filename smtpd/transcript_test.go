@@ -350,3 +350,17 @@ func TestSessionPrunedWhileOpen(t *testing.T) {
 		t.Errorf("second message's session %q", m.Envelope.SessionID)
 	}
 }
+
+// TestTranscriptRefused: a connection refused for being over MaxConnections is recorded too.
+func TestTranscriptRefused(t *testing.T) {
+	ts := startServer(t, Options{MaxConnections: 1})
+	w := watchSessions(t, ts.store)
+	first := dial(t, ts.addr)
+	second := dialNoGreeting(t, ts.addr)
+	second.expect(421)
+	s := w.ended()
+	if s.Outcome != store.OutcomeRefused || len(s.Transcript) != 1 || s.Transcript[0].Text != "421 4.7.0 Too many connections" {
+		t.Errorf("refused session %+v", s)
+	}
+	first.cmd(221, "QUIT")
+}
