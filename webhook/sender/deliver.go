@@ -1,4 +1,4 @@
-package webhook
+package sender
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/letterbox-mail/letterbox/netguard"
+	"github.com/letterbox-mail/letterbox/webhook"
 )
 
 // deliver sends ev to t, retrying as the package documentation says, and counts the outcome.
@@ -75,13 +76,13 @@ func (s *Sender) attempt(t *target, ev *event, n int) (wait time.Duration, retry
 	h := req.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "letterbox/"+s.opts.Version)
-	h.Set(HeaderEvent, "new")
-	h.Set(HeaderDelivery, ev.id)
-	h.Set(HeaderAttempt, strconv.Itoa(n))
+	h.Set(webhook.HeaderEvent, "new")
+	h.Set(webhook.HeaderDelivery, ev.id)
+	h.Set(webhook.HeaderAttempt, strconv.Itoa(n))
 	if s.opts.Secret != "" {
 		ts := time.Now().Unix()
-		h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-		h.Set(HeaderSignature, Sign(s.opts.Secret, ts, ev.body))
+		h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(webhook.HeaderSignature, webhook.Sign(s.opts.Secret, ts, ev.body))
 	}
 	res, err := s.client.Do(req)
 	if err != nil {
