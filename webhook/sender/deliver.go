@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -86,6 +87,12 @@ func (s *Sender) attempt(t *target, ev *event, n int) (wait time.Duration, retry
 	}
 	res, err := s.client.Do(req)
 	if err != nil {
+		// *url.Error names the URL, query (often a token) and user name included: the logs name
+		// the URL as t.shown already, so keep only what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		// A refused destination (a redirect to a private address) stays refused.
 		return 0, !errors.Is(err, netguard.ErrBlocked), err
 	}

@@ -395,3 +395,55 @@ func TestNewRefusesBadURLs(t *testing.T) {
 	}
 	s.Close()
 }
+
+// syncBuffer collects log output written from the sender's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A failed delivery is logged with the URL as Stats show it: no user name, password or query
+// (where webhook URLs often carry their token), not even inside the network error.
+func TestFailureLogsNoCredentials(t *testing.T) {
+	st := openStore(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close() // nothing listens there: every attempt is refused
+	var logs syncBuffer
+	s, err := sender.New(st, sender.Options{
+		URLs:        []string{"http://hookuser:hookpass@" + closed + "/in?token=SECRET123"},
+		MaxAttempts: 2, Backoff: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { s.Close() })
+	addMessage(t, st, "refused")
+	waitStats(t, s, func(s sender.Stats) bool { return s.Failed == 1 })
+	out := logs.String()
+	if !strings.Contains(out, "webhook failed") || !strings.Contains(out, "connection refused") || !strings.Contains(out, "http://"+closed+"/in") {
+		t.Fatalf("the failure is not logged as expected:\n%s", out)
+	}
+	for _, secret := range []string{"SECRET123", "hookuser", "hookpass"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, out)
+		}
+	}
+}
