@@ -117,13 +117,14 @@ type Message struct {
 
 // Info describes the server (GET /api/v1/info).
 type Info struct {
-	Version      string
-	Database     string
-	DatabaseSize int64
-	Messages     int
-	Unread       int
-	Tags         map[string]int
-	RuntimeStats struct {
+	Version       string
+	LatestVersion string // Mailpit's newest release; letterbox leaves it empty (it never phones home)
+	Database      string
+	DatabaseSize  int64
+	Messages      int
+	Unread        int
+	Tags          map[string]int
+	RuntimeStats  struct {
 		Uptime           int
 		Memory           uint64
 		MessagesDeleted  int64
