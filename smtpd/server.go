@@ -109,6 +109,7 @@ type Stats struct {
 	SessionsOpen       int64 // connections open now
 	Sessions           int64 // connections served since the server was created
 	ConnectionsRefused int64 // connections refused with 421: over MaxConnections
+	PolicyRefused      int64 // commands refused or connections dropped by the Policy (rules, chaos, Jim)
 }
 
 // Server is an SMTP server that stores every message it receives. Its methods are safe for
@@ -148,7 +149,7 @@ type Server struct {
 	logClosed bool         // set (under logGate) when Close is done: go-smtp's messages are dropped
 
 	accepted, acceptedSize, rejected, ignored atomic.Int64
-	sessions, refusedConns                    atomic.Int64
+	sessions, refusedConns, policyRefused     atomic.Int64
 }
 
 // New returns a Server that stores messages with d. It fails only when a certificate must be
@@ -253,6 +254,7 @@ func (s *Server) Stats() Stats {
 		SessionsOpen:       open,
 		Sessions:           s.sessions.Load(),
 		ConnectionsRefused: s.refusedConns.Load(),
+		PolicyRefused:      s.policyRefused.Load(),
 	}
 }
 

@@ -210,8 +210,9 @@ func (r *recording) pending() (*store.Session, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.sess
-	s.Faults = append([]string(nil), s.Faults...)
+	s.Faults = nil // written when the session ends
 	s.Transcript = s.Transcript[r.flushed:len(s.Transcript):len(s.Transcript)]
+	s.TranscriptFrom = r.flushed
 	return &s, len(r.sess.Transcript)
 }
 
@@ -253,6 +254,7 @@ func (r *recording) final(outcome string, err error) *store.Session {
 		s.Error = err.Error()
 	}
 	s.Transcript = s.Transcript[r.flushed:]
+	s.TranscriptFrom = r.flushed
 	r.flushed = len(r.sess.Transcript)
 	return &s
 }

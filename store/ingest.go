@@ -39,6 +39,8 @@ type record struct {
 	fts        ftsRow
 	words      []string // its distinct vocabulary words (see vocab.go)
 	relayTo    []string // where auto-relay sends it (Options.RelayMatching set)
+	sessionID  string   // the SMTP session that delivered it
+	session    *Session // that session's record so far, written with the message
 
 	fromJSON, toJSON, ccJSON, bccJSON, replyToJSON string
 }
@@ -163,7 +165,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		raw = append(trace, msg...)
 	}
 
-	rec := &record{}
+	rec := &record{sessionID: env.SessionID, session: env.Session}
 	sum := &rec.sum
 	sum.ID = id
 	sum.Created = env.Received
@@ -665,16 +667,21 @@ const (
 	tRecipients
 	tTags
 	tFTS
+	tSessions     // sessions.go: the sessions a batch's messages came in
+	tSessionLines // sessions.go: their transcripts' new lines
 )
 
 var insertSQL = [...]struct{ head, row string }{
-	tMessages: {`INSERT INTO messages (uid, id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet) VALUES `,
-		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tMessages: {`INSERT INTO messages (uid, id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet, session_id) VALUES `,
+		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	tContents:   {`INSERT INTO contents (uid, content, body_size) VALUES `, `(?, ?, ?)`},
 	tParts:      {`INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES `, `(?, ?, ?)`},
 	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid) VALUES `, `(?, ?)`},
 	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
 	tFTS:        {`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessions: {`INSERT OR IGNORE INTO sessions (id, started, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism, auth_username) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessionLines: {`INSERT OR IGNORE INTO session_lines (session, first, chunk) VALUES `, `((SELECT uid FROM sessions WHERE id = ?), ?, ?)`},
 }
 
 // maxInsertRows is the most rows one statement inserts; more take several statements.
@@ -798,7 +805,7 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		}
 		ins.args = append(ins.args, sum.UID, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
 			sum.MessageID, sum.Subject, r.fromJSON, r.toJSON, r.ccJSON, r.bccJSON, r.replyToJSON,
-			sum.Username, sum.Attachments, sum.Inlines, sum.Snippet)
+			sum.Username, sum.Attachments, sum.Inlines, sum.Snippet, r.sessionID)
 	})
 	if err != nil {
 		return fmt.Errorf("store: insert message: %w", err)

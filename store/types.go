@@ -170,6 +170,7 @@ type Event struct {
 	Read    *bool     // for EventUpdate of read state
 	Tags    []string  // for EventUpdate of tags
 	UIDs    []int64   // for EventPrune
+	Session *Session  // for EventSession: the record\'s fields, without the transcript
 	Relay   *RelayJob // for EventRelay
 	// Remote is set on the changes another process sharing the database made (PostgreSQL):
 	// what reacts once to each new message (webhooks, auto-relay) leaves those to that process.

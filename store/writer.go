@@ -16,9 +16,10 @@ type dbtx interface {
 
 // writeReq is one unit of work for the writer goroutine: either a message to insert or a change.
 type writeReq struct {
-	rec    *record                                             // a message to insert, or nil
-	change func(ctx context.Context, tx dbtx) ([]Event, error) // a change, when rec is nil
-	reply  chan writeResult                                    // buffered, receives exactly once
+	rec     *record                                             // a message to insert, or nil
+	session *Session                                            // a session record to write (RecordSession), or nil
+	change  func(ctx context.Context, tx dbtx) ([]Event, error) // a change, when rec is nil
+	reply   chan writeResult                                    // buffered, receives exactly once
 }
 
 type writeResult struct {
@@ -197,7 +198,13 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		s.vocab.learn(words)
 	}
 	s.commits.Add(1)
-	s.committed.Add(int64(len(batch)))
+	writes := 0
+	for _, req := range batch {
+		if req.session == nil { // session records ride along: a batch's size is its messages and changes
+			writes++
+		}
+	}
+	s.committed.Add(int64(writes))
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveCommit(len(batch))
 	}
@@ -251,21 +258,38 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 	// Consecutive messages are inserted together, then indexed, before a change (which may
 	// delete them) or the commit.
 	var pending, inserted []*record
+	var sessions []sessionWrite // session records, after the messages they came with
+	newSessions := false
 	flush := func() error {
-		if len(pending) == 0 {
-			return nil
+		if len(pending) > 0 {
+			err := ins.insert(ctx, pending)
+			if err == nil {
+				err = ins.index(ctx, pending)
+			}
+			inserted = append(inserted, pending...)
+			pending = pending[:0]
+			if err != nil {
+				return err
+			}
 		}
-		err := ins.insert(ctx, pending)
-		if err == nil {
-			err = ins.index(ctx, pending)
+		if len(sessions) > 0 {
+			added, err := s.writeSessions(ctx, ins, sessions, events)
+			newSessions = newSessions || added
+			sessions = sessions[:0]
+			return err
 		}
-		inserted = append(inserted, pending...)
-		pending = pending[:0]
-		return err
+		return nil
 	}
 	for i, req := range batch {
 		if req.rec != nil {
 			pending = append(pending, req.rec)
+			if req.rec.session != nil {
+				sessions = append(sessions, sessionWrite{sess: req.rec.session, message: true, idx: i})
+			}
+			continue
+		}
+		if req.session != nil {
+			sessions = append(sessions, sessionWrite{sess: req.session, idx: i})
 			continue
 		}
 		if err := flush(); err != nil {
@@ -282,6 +306,12 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		rollback()
 		return results, nil, nil, err
 	}
+	if newSessions {
+		if err := s.pruneSessions(ctx, ins); err != nil {
+			rollback()
+			return results, nil, nil, fmt.Errorf("store: prune sessions: %w", err)
+		}
+	}
 	words := s.vocab.unknown(inserted)
 	if err := ins.addWords(ctx, words); err != nil {
 		rollback()
@@ -296,7 +326,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		if req.rec != nil {
 			sum := req.rec.sum
 			results[i].summary = sum
-			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+			events[i] = append([]Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}, events[i]...)
 			if ev, ok := relayed[req.rec]; ok {
 				events[i] = append(events[i], ev)
 			}

@@ -112,6 +112,7 @@ var messageShape = map[string]any{
 	"Size": "number", "Inline": []any{attachmentShape}, "Attachments": []any{attachmentShape},
 	"Envelope": map[string]any{"MailFrom": "string", "Recipients": []any{"string"}, "Helo": "string",
 		"RemoteAddr": "string", "Username": "string", "TLS": "bool"},
+	"SessionID":   "string",
 	"Structure":   "object",
 	"ParseErrors": []any{"string"},
 	"HeadersList": []any{map[string]any{"Name": "string", "Value": "string"}},

@@ -157,7 +157,8 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger}
+	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger,
+		MaxSessions: cfg.Faults.MaxSessions}
 	if opts.RelayMatching, err = relayMatching(cfg); err != nil {
 		return nil, err
 	}
@@ -259,6 +260,9 @@ func (c *Catcher) build() error {
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
 			Faults:       c.Policy,
+		}
+		if ss, ok := c.Store.(webui.SessionStore); ok {
+			opts.Sessions = ss
 		}
 		c.relayOptions(&opts)
 		if err := c.buildChecks(&opts); err != nil {

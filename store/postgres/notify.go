@@ -86,7 +86,7 @@ func (s *Store) notify(ctx context.Context, tx pgx.Tx, n note, evs []store.Event
 // connection is lost it reconnects; notifications sent meanwhile are lost, so every subscriber
 // is then dropped with store.ErrLagged (the servers reload, websocket clients reconnect).
 func (s *Store) listen(ready chan<- error) {
-	defer s.done.Done()
+	defer s.listener.Done()
 	ctx := s.stopCtx
 	first := true
 	delay := 50 * time.Millisecond

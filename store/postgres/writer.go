@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 // insertReq is one message for the writer goroutine.
 type insertReq struct {
 	p     *store.Prepared
+	doc   string            // its tsvector, worked out in the caller's goroutine
 	reply chan insertResult // buffered, receives exactly once
 }
 
@@ -29,7 +31,7 @@ const commitDelay = 2 * time.Millisecond
 // submit queues a prepared message for the writer and waits for its commit. Add counted it in
 // s.incoming; it is taken out once queued.
 func (s *Store) submit(ctx context.Context, p *store.Prepared) (store.Summary, error) {
-	req := &insertReq{p: p, reply: make(chan insertResult, 1)}
+	req := &insertReq{p: p, doc: tsvectorOf(&p.Text), reply: make(chan insertResult, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -118,10 +120,11 @@ func (s *Store) commit(batch []*insertReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	recs := make([]*store.Prepared, len(batch))
+	docs := make([]string, len(batch))
 	for i, req := range batch {
-		recs[i] = req.p
+		recs[i], docs[i] = req.p, req.doc
 	}
-	words, _, err := s.insert(ctx, recs) // its events are published when it returns
+	words, seq, err := s.insert(ctx, recs, docs)
 	if err != nil && len(batch) > 1 {
 		for _, req := range batch {
 			s.commit([]*insertReq{req})
@@ -139,9 +142,17 @@ func (s *Store) commit(batch []*insertReq) {
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveCommit(len(batch))
 	}
-	for i, req := range batch {
-		req.reply <- insertResult{sum: recs[i].Summary}
-	}
+	// The callers are answered once their events are published; the writer goes on to the next
+	// batch meanwhile (in a slice of its own: the writer reuses batch's).
+	waiting := slices.Clone(batch)
+	s.replies.Add(1)
+	go func() {
+		defer s.replies.Done()
+		s.awaitSeq(seq)
+		for i, req := range waiting {
+			req.reply <- insertResult{sum: recs[i].Summary}
+		}
+	}()
 	if s.opts.MaxMessages > 0 {
 		select {
 		case s.pruneNow <- struct{}{}:
@@ -150,9 +161,10 @@ func (s *Store) commit(batch []*insertReq) {
 	}
 }
 
-// insert writes recs in one transaction, giving each its UID, commits, and waits for their
-// EventNew to be published. It returns the vocabulary words it added and the events.
-func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, []store.Event, error) {
+// insert writes recs (docs: their tsvectors) in one transaction, giving each its UID, and
+// commits. It returns the vocabulary words it added and the number of the notification that
+// announces them (see sequencer).
+func (s *Store) insert(ctx context.Context, recs []*store.Prepared, docs []string) ([]string, int64, error) {
 	var words []string
 	var evs []store.Event
 	var t pgx.Tx
@@ -227,9 +239,8 @@ func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, [
 			}
 		}
 		uids := make([]int64, len(recs))
-		docs := make([]string, len(recs))
 		for i, p := range recs {
-			uids[i], docs[i] = p.Summary.UID, tsvectorOf(&p.Text)
+			uids[i] = p.Summary.UID
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO search (uid, words) SELECT unnest($1::bigint[]), unnest($2::text[])::tsvector", uids, docs); err != nil {
 			return fmt.Errorf("index: %w", err)
@@ -257,14 +268,13 @@ func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, [
 		}
 		return s.notify(ctx, tx, nt, evs)
 	})
-	if err != nil {
-		if t != nil {
-			s.seq.take(t)
+	if t != nil {
+		n := s.seq.take(t)
+		if err == nil {
+			return words, n, nil
 		}
-		return nil, nil, err
 	}
-	s.awaitPublished(t)
-	return words, evs, nil
+	return nil, 0, err
 }
 
 // copyRows COPYs n rows into table; row(i) gives row i's values in the order of cols.
