@@ -113,6 +113,7 @@ type Message struct {
 	Structure       Node
 	ParseErrors     []string
 	HeadersList     []Header
+	SessionID       string // the SMTP session that delivered it (GET /api/v1/session/{ID}); "" when not known
 }
 
 // Info describes the server (GET /api/v1/info).
