@@ -290,14 +290,20 @@ func TestDeadEndpointNeverSlowsIngest(t *testing.T) {
 	go srv.Serve(l)
 	defer srv.Close()
 	const n = 20
-	c, err := smtp.Dial(l.Addr().String())
+	conn, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.NewClient(conn, "mx.test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	for i := range n {
-		// Every message gets its 250 while the dead endpoint still holds its first request, and
+		// Every message gets its 250 while the dead endpoint still holds its first request (a
+		// reply held up by it would miss the deadline, which is far longer than any ingest), and
 		// reaches the live endpoint (one at a time, so that its own queue never fills).
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := sendOne(c, fmt.Sprintf("message %d", i)); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
