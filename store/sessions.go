@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -36,18 +35,6 @@ type sessionWrite struct {
 	sess    *Session
 	message bool
 	idx     int // the request it came with, whose events get the EventSession
-}
-
-// maxSessions is the limit in force; 0 means none.
-func (s *Store) maxSessions() int {
-	switch n := s.opts.MaxSessions; {
-	case n == 0:
-		return DefaultMaxSessions
-	case n < 0:
-		return 0
-	default:
-		return n
-	}
 }
 
 // writeSessions writes the pending session records and adds their events, in three statements
@@ -101,9 +88,7 @@ func (s *Store) writeSessions(ctx context.Context, ins *inserts, pending []sessi
 		return inserted, err
 	}
 	for _, w := range pending {
-		sum := *w.sess
-		sum.Transcript, sum.MessageIDs, sum.TranscriptFrom = nil, nil, 0
-		events[w.idx] = append(events[w.idx], Event{Type: EventSession, Session: &sum, ID: sum.ID})
+		events[w.idx] = append(events[w.idx], SessionEvent(*w.sess))
 	}
 	return inserted, nil
 }
@@ -208,16 +193,10 @@ func scanSession(row interface{ Scan(...any) error }) (Session, error) {
 func sessionWhere(f SessionFilter) (string, []any) {
 	var conds []string
 	var args []any
-	if a := strings.TrimSpace(f.RemoteAddr); a != "" {
-		if ap, err := netip.ParseAddrPort(a); err == nil {
-			conds, args = append(conds, "remote_addr = ?"), append(args, ap.String())
-		} else {
-			a = strings.Trim(a, "[]")
-			if ip, err := netip.ParseAddr(a); err == nil {
-				a = ip.String()
-			}
-			conds, args = append(conds, "remote_ip = ?"), append(args, a)
-		}
+	if a, hostPort := SessionRemote(f); hostPort {
+		conds, args = append(conds, "remote_addr = ?"), append(args, a)
+	} else if a != "" {
+		conds, args = append(conds, "remote_ip = ?"), append(args, a)
 	}
 	if f.Outcome != "" {
 		conds, args = append(conds, "outcome = ?"), append(args, f.Outcome)
