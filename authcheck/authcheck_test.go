@@ -222,6 +222,15 @@ func TestDNSUnreachable(t *testing.T) {
 	if res.SPF.Result != TempError || !strings.Contains(res.SPF.Reason, "DNS unreachable") {
 		t.Errorf("SPF %+v", res.SPF)
 	}
+	// Each identity's reason names its own lookup (not the first that failed in the check).
+	for _, ck := range res.SPF.Checks {
+		if ck.Result != TempError || !strings.Contains(ck.Reason, "DNS unreachable") || !strings.Contains(ck.Reason, "lookup "+ck.Domain+":") {
+			t.Errorf("SPF check %+v", ck)
+		}
+	}
+	if len(res.SPF.Checks) != 2 {
+		t.Errorf("SPF checks %+v, want mailfrom and helo", res.SPF.Checks)
+	}
 	if res.DMARC.Result != TempError || !strings.Contains(res.DMARC.Reason, "DNS unreachable") {
 		t.Errorf("DMARC %+v", res.DMARC)
 	}

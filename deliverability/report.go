@@ -11,6 +11,7 @@ package deliverability
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -293,9 +294,14 @@ func (c *Checker) reverseDNS(ctx context.Context, ips []netip.Addr) []PTRResult 
 		}
 		names, err := c.opts.Resolver.LookupAddr(ctx, ip.String())
 		if err != nil {
-			if de, ok := err.(*net.DNSError); ok && de.IsNotFound {
+			var de *net.DNSError
+			switch {
+			case errors.As(err, &de) && de.IsNotFound:
 				p.Result, p.Reason = StatusFail, "no PTR record"
-			} else {
+			case errors.As(err, &de):
+				// Not de.Error(): it names the system's DNS server, which --dns may have replaced.
+				p.Result, p.Reason = StatusWarn, "could not be checked: "+authcheck.ErrDNSUnreachable.Error()+" (lookup "+de.Name+": "+de.Err+")"
+			default:
 				p.Result, p.Reason = StatusWarn, "could not be checked: "+authcheck.ErrDNSUnreachable.Error()+" ("+err.Error()+")"
 			}
 			out = append(out, p)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -212,6 +213,11 @@ func TestDNSUnreachableNeverPasses(t *testing.T) {
 	}
 	if rep.Verdict == VerdictPass || rep.DMARC.Result != authcheck.TempError || !strings.Contains(rules(rep)["spf-or-dkim"].Reason, "DNS unreachable") {
 		t.Errorf("verdict %s, DMARC %s, %s", rep.Verdict, rep.DMARC.Result, rules(rep)["spf-or-dkim"].Reason)
+	}
+	// The reverse DNS says which server did not answer: the one asked, not the system's.
+	if len(rep.ReverseDNS) != 1 || rep.ReverseDNS[0].Result != StatusWarn || !strings.Contains(rep.ReverseDNS[0].Reason, "DNS unreachable") ||
+		!strings.Contains(rep.ReverseDNS[0].Reason, dead) || regexp.MustCompile(` on \S+:\d+: `).MatchString(rep.ReverseDNS[0].Reason) {
+		t.Errorf("reverse DNS %+v", rep.ReverseDNS)
 	}
 }
 
