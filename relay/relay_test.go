@@ -249,7 +249,7 @@ func TestCheckRecipients(t *testing.T) {
 	if !errors.As(err, &re) || !slices.Equal(re.NotAllowed, []string{"a@other.com"}) || !slices.Equal(re.Blocked, []string{"no-reply@example.com"}) || !slices.Equal(re.Invalid, []string{"not an address"}) {
 		t.Errorf("got %v", err)
 	}
-	if _, err := cfg.CheckRecipients(nil); err == nil {
+	if _, err := cfg.CheckRecipients(nil); !errors.Is(err, ErrNoRecipients) {
 		t.Error("no recipients accepted")
 	}
 }
