@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/letterbox-mail/letterbox/compose"
 )
 
 // The exit statuses of sendmail (sysexits.h) that callers such as PHP and cron look at.
@@ -259,9 +259,7 @@ func newOutgoing(raw []byte, o *sendmailOptions) (*outgoing, error) {
 		add = append(add, "Date: "+time.Now().Format(time.RFC1123Z))
 	}
 	if h.Get("Message-Id") == "" {
-		var b [10]byte
-		rand.Read(b[:])
-		add = append(add, "Message-ID: <"+hex.EncodeToString(b[:])+"@"+domainOf(m.from)+">")
+		add = append(add, "Message-ID: "+compose.NewMessageID(domainOf(m.from)))
 	}
 	var out bytes.Buffer
 	out.Write(header)
