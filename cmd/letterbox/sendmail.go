@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/mail"
 	"net/textproto"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/letterbox-mail/letterbox/archive"
 	"github.com/letterbox-mail/letterbox/compose"
 )
 
@@ -347,53 +347,29 @@ func domainOf(addr string) string {
 	return "localhost"
 }
 
-// submit sends the message over SMTP, mapping each failure to sendmail's exit status.
+// submit sends the message over SMTP (archive.Submit), mapping each failure to sendmail's exit
+// status: a 5xx is EX_UNAVAILABLE, anything else (no server, a 4xx, a dropped connection)
+// EX_TEMPFAIL.
 func submit(ctx context.Context, addr string, m *outgoing) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return sendmailErr(exTempFail, "cannot reach the SMTP server at %s: %v (is letterbox running? set -S or LETTERBOX_SENDMAIL_SMTP_ADDR)", addr, err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-	c := smtp.NewClient(conn)
-	defer c.Close()
 	host, _ := os.Hostname()
-	if host == "" {
-		host = "localhost"
+	err := archive.Submit(ctx, addr, host, m.from, m.to, m.raw)
+	if err == nil {
+		return nil
 	}
-	fail := func(stage string, err error) error {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			code := exTempFail
-			if se.Code >= 500 {
-				code = exUnavailable
-			}
-			return sendmailErr(code, "%s refused by %s: %d %s", stage, addr, se.Code, se.Message)
-		}
-		return sendmailErr(exTempFail, "%s: %v", stage, err)
+	var se *archive.SubmitError
+	if !errors.As(err, &se) {
+		return sendmailErr(exTempFail, "%v", err)
 	}
-	if err := c.Hello(host); err != nil {
-		return fail("EHLO", err)
+	what := map[string]string{archive.StageHello: "EHLO", archive.StageMail: "sender <" + m.from + ">",
+		archive.StageRcpt: "recipient <" + se.Recipient + ">", archive.StageData: "message"}[se.Stage]
+	var re *smtp.SMTPError
+	switch {
+	case se.Stage == archive.StageConnect:
+		return sendmailErr(exTempFail, "cannot reach the SMTP server at %s: %v (is letterbox running? set -S or LETTERBOX_SENDMAIL_SMTP_ADDR)", addr, se.Err)
+	case errors.As(se.Err, &re) && re.Code >= 500:
+		return sendmailErr(exUnavailable, "%s refused by %s: %d %s", what, addr, re.Code, re.Message)
+	case errors.As(se.Err, &re):
+		return sendmailErr(exTempFail, "%s refused by %s: %d %s", what, addr, re.Code, re.Message)
 	}
-	if err := c.Mail(m.from, nil); err != nil {
-		return fail("sender <"+m.from+">", err)
-	}
-	for _, r := range m.to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return fail("recipient <"+r+">", err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return fail("DATA", err)
-	}
-	if _, err := w.Write(m.raw); err != nil {
-		return fail("message", err)
-	}
-	if err := w.Close(); err != nil {
-		return fail("message", err)
-	}
-	c.Quit()
-	return nil
+	return sendmailErr(exTempFail, "%s: %v", what, se.Err)
 }
