@@ -44,7 +44,8 @@ func sendmailErr(code int, format string, args ...any) error {
 type sendmailOptions struct {
 	fromHeaders bool     // -t: recipients from To, Cc and Bcc
 	ignoreDots  bool     // -i, -oi: a line "." does not end the message
-	from        string   // -f: the envelope sender
+	from        string   // -f: the envelope sender, without angle brackets
+	nullSender  bool     // -f '<>' (or -f ''): the null sender, as bounces and auto-replies use
 	fullName    string   // -F: the sender's name, for a From field the message lacks
 	addr        string   // -S, --smtp-addr
 	recipients  []string // the arguments
@@ -105,7 +106,11 @@ func parseSendmailArgs(args []string, getenv func(string) string) (*sendmailOpti
 				o.ignoreDots = true
 			}
 		case "f", "r":
-			o.from, err = value(&i, rest, "-"+flag)
+			var v string
+			if v, err = value(&i, rest, "-"+flag); err == nil {
+				o.from = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "<"), ">")
+				o.nullSender = o.from == ""
+			}
 		case "F":
 			o.fullName, err = value(&i, rest, "-F")
 		case "S":
@@ -198,7 +203,8 @@ type outgoing struct {
 
 // newOutgoing works out the envelope and completes the header as a submission agent does: the
 // recipients (arguments, and with -t the To, Cc and Bcc fields, Bcc then removed), the sender
-// (-f, else the From address, else user@host), and From, Date and Message-ID when missing.
+// (-f, '<>' for none; else the From address, else user@host), and From, Date and Message-ID
+// when missing.
 func newOutgoing(raw []byte, o *sendmailOptions) (*outgoing, error) {
 	header, body, eol := splitMessage(raw)
 	tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(header), strings.NewReader("\r\n"))))
@@ -248,7 +254,7 @@ func newOutgoing(raw []byte, o *sendmailOptions) (*outgoing, error) {
 		}
 		add = append(add, "From: "+(&mail.Address{Name: o.fullName, Address: sender}).String())
 	}
-	if m.from == "" {
+	if m.from == "" && !o.nullSender {
 		if list, err := mail.ParseAddressList(h.Get("From")); err == nil && len(list) > 0 {
 			m.from = list[0].Address
 		} else {

@@ -138,6 +138,17 @@ func TestSendmailAsPHPRunsIt(t *testing.T) {
 		strings.Join(m.Envelope.Recipients, ",") != "ops@example.com" || strings.Contains(m.Text, "not sent") {
 		t.Errorf("cron message %+v", m)
 	}
+
+	// -f '<>' is the null sender (a bounce or an auto-reply); -f '<a@b>' is a@b.
+	for _, tc := range []struct{ arg, want string }{{"<>", ""}, {"", ""}, {"<bounce@host.test>", "bounce@host.test"}} {
+		code, stderr = runChild(t, link, "From: app@example.com\nSubject: sender ["+tc.arg+"]\n\nx\n", env, "-i", "-f", tc.arg, "ops@example.com")
+		if code != 0 {
+			t.Fatalf("-f %q: exit %d %q", tc.arg, code, stderr)
+		}
+		if m := messages(t, srv.addrs["http"])[0]; m.Subject != "sender ["+tc.arg+"]" || m.Envelope.MailFrom != tc.want {
+			t.Errorf("-f %q: %q has envelope sender %q, want %q", tc.arg, m.Subject, m.Envelope.MailFrom, tc.want)
+		}
+	}
 }
 
 func TestSendmailThroughPHP(t *testing.T) {
