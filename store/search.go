@@ -342,10 +342,7 @@ func scanSummary(row scanner) (Summary, error) {
 // Search returns one page of the messages f selects, newest first, with the number of matches.
 func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	res := Result{Messages: []Summary{}}
-	f, err := expand(ctx, s.readDB, f)
-	if err != nil {
-		return res, err
-	}
+	f = s.expand(f)
 	match, only := f.onlyWords()
 	switch {
 	case f.isZero():
@@ -412,10 +409,7 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 
 // Index lists the messages f selects, oldest first, with only what POP3 and IMAP need.
 func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
-	f, err := expand(ctx, s.readDB, f)
-	if err != nil {
-		return nil, err
-	}
+	f = s.expand(f)
 	where, args := f.where()
 	rows, err := s.readDB.QueryContext(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created FROM messages m WHERE "+where+" ORDER BY m.uid", args...)
 	if err != nil {
@@ -438,12 +432,9 @@ func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 	return entries, nil
 }
 
-// ids selects the UIDs and IDs f matches, inside a write transaction.
-func selectIDs(ctx context.Context, tx dbtx, f Filter) ([]int64, []string, error) {
-	f, err := expand(ctx, tx, f)
-	if err != nil {
-		return nil, nil, err
-	}
+// selectIDs selects the UIDs and IDs f matches, inside a write transaction.
+func (s *Store) selectIDs(ctx context.Context, tx dbtx, f Filter) ([]int64, []string, error) {
+	f = s.expand(f)
 	where, args := f.where()
 	rows, err := tx.QueryContext(ctx, "SELECT m.uid, m.id FROM messages m WHERE "+where, args...)
 	if err != nil {
