@@ -20,7 +20,7 @@ type Faults struct {
 	ChaosTriggers    string        // Mailpit's --chaos-triggers ("Sender:451:10,..."); enables chaos
 	InviteJim        bool          // start with MailHog's Jim on, with MailHog's defaults
 	AcceptRecipients string        // recipients accepted: comma-separated addresses and globs, or @FILE
-	MaxSessions      int           // SMTP session transcripts kept (SQLite); 0 means store.DefaultMaxSessions, negative all
+	MaxSessions      int           // SMTP session transcripts kept; 0 means store.DefaultMaxSessions, negative all
 }
 
 // buildPolicy makes the policy engine from the configuration.

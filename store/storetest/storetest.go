@@ -76,6 +76,8 @@ func Run(t *testing.T, f Factory) {
 		{"AutoRelay", testAutoRelay},
 		{"RelayQueue", testRelayQueue},
 		{"NoTraceAndProtocol", testNoTraceAndProtocol},
+		{"Sessions", testSessions},
+		{"SessionRetention", testSessionRetention},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.test(suite{T: t, open: f(t)})
