@@ -262,10 +262,9 @@ func (r *recording) final(outcome string, err error) *store.Session {
 // finishSession has the session's record written once the connection is closed and its message
 // in progress, if any, has been stored or given up.
 func (s *Server) finishSession(c *conn) {
-	if !c.rec.on {
+	if !c.rec.on || !s.beginRecord() {
 		return
 	}
-	s.records.Add(1)
 	go func() {
 		defer s.records.Done()
 		if sess := c.session(); sess != nil {

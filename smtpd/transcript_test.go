@@ -289,14 +289,22 @@ func TestTranscriptFaults(t *testing.T) {
 	wantLines(t, s, "C: RCPT TO:<b@example.com>", "*: fault: rule bounce at rcpt: reply 550", "S: 550 5.1.1 no such user")
 }
 
-// TestSessionsPruned: the store keeps MaxSessions sessions, the newest.
-func TestSessionsPruned(t *testing.T) {
-	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "lb.db"), MaxSessions: 3, Logger: testLogger(t)})
+// startKeeping runs a Server over a store that keeps maxSessions sessions.
+func startKeeping(t *testing.T, maxSessions int) (*testServer, *store.Store) {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "lb.db"), MaxSessions: maxSessions, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	ts := startWith(t, st, Options{})
+	ts.store = st
+	return ts, st
+}
+
+// TestSessionsPruned: the store keeps MaxSessions sessions, the newest.
+func TestSessionsPruned(t *testing.T) {
+	ts, st := startKeeping(t, 3)
 	w := watchSessions(t, st)
 	var ids []string
 	for i := range 5 {
@@ -324,13 +332,7 @@ func TestSessionsPruned(t *testing.T) {
 // TestSessionPrunedWhileOpen: a session whose record was pruned while it was still open goes on
 // storing mail, and is recorded again when it ends.
 func TestSessionPrunedWhileOpen(t *testing.T) {
-	st, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "lb.db"), MaxSessions: 1, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ts := startWith(t, st, Options{})
-	ts.store = st
+	ts, st := startKeeping(t, 1)
 	w := watchSessions(t, st)
 	a := dial(t, ts.addr)
 	a.cmd(250, "EHLO a.test")
@@ -349,4 +351,18 @@ func TestSessionPrunedWhileOpen(t *testing.T) {
 	if m := ts.storedMessage(t, id); m.Envelope.SessionID != s.ID {
 		t.Errorf("second message's session %q", m.Envelope.SessionID)
 	}
+}
+
+// TestTranscriptRefused: a connection refused for being over MaxConnections is recorded too.
+func TestTranscriptRefused(t *testing.T) {
+	ts := startServer(t, Options{MaxConnections: 1})
+	w := watchSessions(t, ts.store)
+	first := dial(t, ts.addr)
+	second := dialNoGreeting(t, ts.addr)
+	second.expect(421)
+	s := w.ended()
+	if s.Outcome != store.OutcomeRefused || len(s.Transcript) != 1 || s.Transcript[0].Text != "421 4.7.0 Too many connections" {
+		t.Errorf("refused session %+v", s)
+	}
+	first.cmd(221, "QUIT")
 }

@@ -1,9 +1,11 @@
 package static_test
 
 import (
+	"context"
 	"errors"
 	"net/smtp"
 	"net/textproto"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,6 +69,7 @@ func TestSessionTabAndFaultBanner(t *testing.T) {
 			t.Errorf("Session tab lacks %q:\n%s", want, got)
 		}
 	}
+	reviewShot(t, ctx, "session-tab.png")
 	if head := eval[string](t, ctx, `document.querySelector('#panel-session .session-head').textContent`); !strings.Contains(head, "HELO app.test") || !strings.Contains(head, "1 message") {
 		t.Errorf("Session tab head %q", head)
 	}
@@ -88,9 +91,26 @@ func TestSessionTabAndFaultBanner(t *testing.T) {
 			t.Errorf("session detail lacks %q:\n%s", want, detail)
 		}
 	}
+	reviewShot(t, ctx, "sessions-view.png")
 	do(t, ctx, chromedp.Click(chromedp.ID("sessions-close")))
 
 	// Rules off: the banner goes (the inbox checks every few seconds).
 	eng.SetRules(nil)
 	waitJS(t, ctx, `document.getElementById('faults-banner').hidden`, 10*time.Second)
+}
+
+// reviewShot saves a screenshot into LETTERBOX_SCREENSHOT_DIR, when set, for reviewing the design.
+func reviewShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("LETTERBOX_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

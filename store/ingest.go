@@ -668,6 +668,7 @@ const (
 	tTags
 	tFTS
 	tSessions     // sessions.go: the sessions a batch's messages came in
+	tSessionEnds  // sessions.go: the records of sessions that ended
 	tSessionLines // sessions.go: their transcripts' new lines
 )
 
@@ -681,7 +682,16 @@ var insertSQL = [...]struct{ head, row string }{
 	tFTS:        {`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
 	tSessions: {`INSERT OR IGNORE INTO sessions (id, started, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism, auth_username) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessionEnds: {`INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism,
+		auth_username, outcome, error, messages, faults) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	tSessionLines: {`INSERT OR IGNORE INTO session_lines (session, first, chunk) VALUES `, `((SELECT uid FROM sessions WHERE id = ?), ?, ?)`},
+}
+
+// insertTail ends the statements of the tables that need more than their rows.
+var insertTail = map[int]string{
+	tSessionEnds: ` ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, helo = excluded.helo, tls_version = excluded.tls_version,
+		tls_cipher = excluded.tls_cipher, auth_mechanism = excluded.auth_mechanism, auth_username = excluded.auth_username,
+		outcome = excluded.outcome, error = excluded.error, messages = excluded.messages, faults = excluded.faults`,
 }
 
 // maxInsertRows is the most rows one statement inserts; more take several statements.
@@ -732,7 +742,7 @@ func (ins *inserts) exec(ctx context.Context, table, rows int, row func(i int)) 
 		if st == nil {
 			q := insertSQL[table]
 			var err error
-			if st, err = ins.conn.PrepareContext(ctx, q.head+strings.TrimSuffix(strings.Repeat(q.row+", ", n), ", ")); err != nil {
+			if st, err = ins.conn.PrepareContext(ctx, q.head+strings.TrimSuffix(strings.Repeat(q.row+", ", n), ", ")+insertTail[table]); err != nil {
 				return err
 			}
 			ins.stmts[key] = st

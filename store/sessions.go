@@ -37,18 +37,19 @@ type sessionWrite struct {
 	idx     int // the request it came with, whose events get the EventSession
 }
 
-// writeSessions writes the pending session records and adds their events. Those that came with
-// messages cost two statements for the whole batch: the sessions' rows where missing (the row of
-// a session in progress is not updated: it is brought up to date when the session ends) and their
-// new transcript lines. A session's later messages add only lines.
+// writeSessions writes the pending session records and adds their events, in three statements
+// for the whole batch: the rows of sessions writing for the first time with a message (the row
+// of a session in progress is not updated again), the rows of the sessions that ended (inserted
+// or updated), and every new chunk of transcript lines.
 func (s *Store) writeSessions(ctx context.Context, ins *inserts, pending []sessionWrite, events [][]Event) (inserted bool, err error) {
-	var withMessage, first []*Session
+	var first, ended, all []*Session
 	for _, w := range pending {
-		if w.message {
-			withMessage = append(withMessage, w.sess)
-			if w.sess.TranscriptFrom == 0 { // the session's first write: its row is made
-				first = append(first, w.sess)
-			}
+		all = append(all, w.sess)
+		switch {
+		case !w.message:
+			ended = append(ended, w.sess)
+		case w.sess.TranscriptFrom == 0: // the session's first write: its row is made
+			first = append(first, w.sess)
 		}
 	}
 	if len(first) > 0 {
@@ -61,17 +62,32 @@ func (s *Store) writeSessions(ctx context.Context, ins *inserts, pending []sessi
 			return inserted, fmt.Errorf("store: record session: %w", err)
 		}
 	}
-	if err := writeLines(ctx, ins, withMessage); err != nil {
+	if len(ended) > 0 {
+		inserted = true // or updated: the count says
+		faults := make([]string, len(ended))
+		for i, ss := range ended {
+			js, err := json.Marshal(nonNilStrings(ss.Faults))
+			if err != nil {
+				return inserted, err
+			}
+			faults[i] = string(js)
+		}
+		if err := ins.exec(ctx, tSessionEnds, len(ended), func(i int) {
+			ss := ended[i]
+			var end int64
+			if !ss.Ended.IsZero() {
+				end = ss.Ended.UnixMicro()
+			}
+			ins.args = append(ins.args, ss.ID, ss.Started.UnixMicro(), end, ss.RemoteAddr, remoteIP(ss.RemoteAddr), ss.Helo,
+				ss.TLSVersion, ss.TLSCipher, ss.AuthMechanism, ss.AuthUsername, ss.Outcome, ss.Error, ss.Messages, faults[i])
+		}); err != nil {
+			return inserted, fmt.Errorf("store: record session: %w", err)
+		}
+	}
+	if err := writeLines(ctx, ins, all); err != nil {
 		return inserted, err
 	}
 	for _, w := range pending {
-		if !w.message {
-			added, err := endSession(ctx, ins, w.sess)
-			if err != nil {
-				return inserted, fmt.Errorf("store: record session: %w", err)
-			}
-			inserted = inserted || added
-		}
 		events[w.idx] = append(events[w.idx], SessionEvent(*w.sess))
 	}
 	return inserted, nil
@@ -92,40 +108,6 @@ func writeLines(ctx context.Context, ins *inserts, list []*Session) error {
 		return fmt.Errorf("store: record session lines: %w", err)
 	}
 	return nil
-}
-
-// endSession writes the whole record of a session (as it ends): its row, updated or inserted,
-// and its last lines. It reports whether the row was new.
-func endSession(ctx context.Context, ins *inserts, sess *Session) (bool, error) {
-	faults, err := json.Marshal(nonNilStrings(sess.Faults))
-	if err != nil {
-		return false, err
-	}
-	var ended int64
-	if !sess.Ended.IsZero() {
-		ended = sess.Ended.UnixMicro()
-	}
-	st, err := ins.stmt(ctx, `UPDATE sessions SET ended = ?, helo = ?, tls_version = ?, tls_cipher = ?, auth_mechanism = ?,
-		auth_username = ?, outcome = ?, error = ?, messages = ?, faults = ? WHERE id = ?`)
-	if err != nil {
-		return false, err
-	}
-	res, err := st.ExecContext(ctx, ended, sess.Helo, sess.TLSVersion, sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername,
-		sess.Outcome, sess.Error, sess.Messages, string(faults), sess.ID)
-	if err != nil {
-		return false, err
-	}
-	inserted := false
-	if n, _ := res.RowsAffected(); n == 0 {
-		inserted = true
-		if err := ins.run(ctx, `INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher,
-			auth_mechanism, auth_username, outcome, error, messages, faults) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			sess.ID, sess.Started.UnixMicro(), ended, sess.RemoteAddr, remoteIP(sess.RemoteAddr), sess.Helo, sess.TLSVersion,
-			sess.TLSCipher, sess.AuthMechanism, sess.AuthUsername, sess.Outcome, sess.Error, sess.Messages, string(faults)); err != nil {
-			return false, err
-		}
-	}
-	return inserted, writeLines(ctx, ins, []*Session{sess})
 }
 
 // pruneSessions deletes the oldest sessions beyond the limit.

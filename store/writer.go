@@ -127,6 +127,9 @@ func (s *Store) writer() {
 			}
 			return
 		}
+		if batch[0].session != nil {
+			batch = s.awaitCompany(batch)
+		}
 		waiting := false
 	fill:
 		for len(batch) < s.opts.MaxBatch {
@@ -158,6 +161,33 @@ func (s *Store) writer() {
 		}
 		s.commit(ctx, conn, ins, batch)
 	}
+}
+
+// sessionDelay is the longest a batch of SMTP session records alone waits for company before it
+// is committed: a record is written when its session ends, no client waits for it, and one
+// commit of its own (a log sync) for each session that stored a message would cost more than
+// the session's message did. Records ride along with the next messages or changes instead.
+const sessionDelay = 25 * time.Millisecond
+
+// awaitCompany adds to a batch of session records whatever comes within sessionDelay, up to
+// the first message or change.
+func (s *Store) awaitCompany(batch []writeReq) []writeReq {
+	t := time.NewTimer(sessionDelay)
+	defer t.Stop()
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+			if req.session == nil {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // failAll answers every request with err until the store closes (the writer could not start).

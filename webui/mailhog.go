@@ -189,21 +189,15 @@ func (s *Server) mhMessageByID(ctx context.Context, id string) (MHMessage, error
 // item is encoded as soon as it is built: a page of 250 messages is several megabytes of JSON,
 // which one encoding buffer would grow to by doubling and copying.
 func (s *Server) mhList(w http.ResponseWriter, r *http.Request, f store.Filter) {
-	start, err := intParam(r, "start", 0)
+	pg, err := page(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	limit, err := intParam(r, "limit", 50)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if limit == 0 || limit > 250 {
-		limit = min(max(limit, 50), 250)
-	}
+	pg.Limit = min(pg.Limit, 250) // MailHog's largest page
+	start := pg.Offset
 	ctx := r.Context()
-	res, err := s.st.Search(ctx, f, store.Page{Offset: start, Limit: limit})
+	res, err := s.st.Search(ctx, f, pg)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -94,12 +94,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	if !s.sessionsOn(w) {
 		return
 	}
-	start, err := intParam(r, "start", 0)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	limit, err := intParam(r, "limit", 50)
+	pg, err := page(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -114,12 +109,12 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		}
 		f.WithMessages = &b
 	}
-	res, err := s.opts.Sessions.Sessions(r.Context(), f, store.Page{Offset: start, Limit: limit})
+	res, err := s.opts.Sessions.Sessions(r.Context(), f, pg)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	out := SessionList{Total: res.Total, Start: start, Count: len(res.Sessions), Sessions: make([]SessionSummary, 0, len(res.Sessions))}
+	out := SessionList{Total: res.Total, Start: pg.Offset, Count: len(res.Sessions), Sessions: make([]SessionSummary, 0, len(res.Sessions))}
 	for _, ss := range res.Sessions {
 		out.Sessions = append(out.Sessions, sessionJSON(ss))
 	}
