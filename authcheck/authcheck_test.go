@@ -7,51 +7,19 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
-
+	"github.com/letterbox-mail/letterbox/internal/dkimtest"
 	"github.com/letterbox-mail/letterbox/internal/dnstest"
 )
 
-var (
-	keysOnce      sync.Once
-	rsaKey, other *rsa.PrivateKey
-)
+func keys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) { return dkimtest.Keys(t) }
 
-// keys returns two RSA-2048 keys, made once per test binary.
-func keys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
-	keysOnce.Do(func() {
-		var err error
-		if rsaKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			t.Fatal(err)
-		}
-		if other, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return rsaKey, other
-}
-
-// keyRecord is the DKIM key record (RFC 6376 §3.6.1) publishing pub.
-func keyRecord(t *testing.T, pub crypto.PublicKey) string {
-	t.Helper()
-	if ed, ok := pub.(ed25519.PublicKey); ok {
-		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(ed)
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)
-}
+func keyRecord(t *testing.T, pub crypto.PublicKey) string { return dkimtest.Record(t, pub) }
 
 func message(from string, extra ...string) []byte {
 	h := []string{
@@ -68,16 +36,7 @@ func message(from string, extra ...string) []byte {
 }
 
 func sign(t *testing.T, raw []byte, domain, selector string, key crypto.Signer) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	err := dkim.Sign(&b, bytes.NewReader(raw), &dkim.SignOptions{
-		Domain: domain, Selector: selector, Signer: key,
-		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return dkimtest.Sign(t, raw, domain, selector, key, "From", "To", "Subject", "Date", "Message-ID")
 }
 
 func checker(dns *dnstest.Server) *Checker {
@@ -262,6 +221,15 @@ func TestDNSUnreachable(t *testing.T) {
 	}
 	if res.SPF.Result != TempError || !strings.Contains(res.SPF.Reason, "DNS unreachable") {
 		t.Errorf("SPF %+v", res.SPF)
+	}
+	// Each identity's reason names its own lookup (not the first that failed in the check).
+	for _, ck := range res.SPF.Checks {
+		if ck.Result != TempError || !strings.Contains(ck.Reason, "DNS unreachable") || !strings.Contains(ck.Reason, "lookup "+ck.Domain+":") {
+			t.Errorf("SPF check %+v", ck)
+		}
+	}
+	if len(res.SPF.Checks) != 2 {
+		t.Errorf("SPF checks %+v, want mailfrom and helo", res.SPF.Checks)
 	}
 	if res.DMARC.Result != TempError || !strings.Contains(res.DMARC.Reason, "DNS unreachable") {
 		t.Errorf("DMARC %+v", res.DMARC)

@@ -64,6 +64,10 @@ func (l *lookups) classify(name string, err error) error {
 	if errors.As(err, &de) && de.IsNotFound {
 		return &net.DNSError{Err: "no such record", Name: canonical(name), IsNotFound: true}
 	}
+	if errors.As(err, &de) {
+		// Without the server the system's configuration names: NewResolver may dial another.
+		err = errors.New("lookup " + canonical(name) + ": " + de.Err)
+	}
 	l.mu.Lock()
 	if l.bad == nil {
 		l.bad = err

@@ -99,6 +99,12 @@ func spfReason(r spf.Result, err error, ip net.IP, domain string, l *lookups) st
 	case spf.None:
 		return fmt.Sprintf("%s publishes no SPF record", domain)
 	case spf.TempError:
+		// This evaluation's own lookup, not the first that failed in the whole check (that may
+		// be another identity's, or a DKIM key's).
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsTemporary {
+			return de.Err
+		}
 		if bad := l.unreachable(); bad != nil {
 			return ErrDNSUnreachable.Error() + ": " + bad.Error()
 		}

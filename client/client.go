@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -53,10 +54,14 @@ func WithHTTPClient(h *http.Client) Option {
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/") + "/")
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL would show a password
+		}
 		return nil, fmt.Errorf("client: base URL: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("client: base URL %q: want http://host[:port] or https://host[:port]", baseURL)
+		return nil, fmt.Errorf("client: base URL %q: want http://host[:port] or https://host[:port]", u.Redacted())
 	}
 	c := &Client{http: http.DefaultClient}
 	if u.User != nil {

@@ -328,3 +328,17 @@ func TestWaitFor(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// A base URL that New refuses is named in the error without its password.
+func TestNewErrorsShowNoPassword(t *testing.T) {
+	for _, u := range []string{"ftp://alice:s3cret@mail.test", "http://alice:s3cret@", "http://alice:s3cret@mail.test:80%zz/"} {
+		_, err := client.New(u)
+		if err == nil {
+			t.Errorf("%s accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("New(%q): %v", u, err)
+		}
+	}
+}

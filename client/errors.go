@@ -33,6 +33,7 @@ type Error struct {
 	Body   string // the server's explanation
 }
 
+// Error says what was asked, the status and the server's explanation.
 func (e *Error) Error() string {
 	return fmt.Sprintf("client: %s %s: HTTP %d: %s", e.Method, e.Path, e.Status, strings.TrimSpace(e.Body))
 }

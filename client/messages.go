@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"strconv"
@@ -86,7 +87,7 @@ func (c *Client) Part(ctx context.Context, id, partID string) (content []byte, c
 	defer res.Body.Close()
 	content, err = io.ReadAll(res.Body)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("client: GET /%s: %w", messagePath(id, "part", url.PathEscape(partID)), err)
 	}
 	return content, res.Header.Get("Content-Type"), nil
 }

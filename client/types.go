@@ -113,17 +113,19 @@ type Message struct {
 	Structure       Node
 	ParseErrors     []string
 	HeadersList     []Header
+	SessionID       string // the SMTP session that delivered it (GET /api/v1/session/{ID}); "" when not known
 }
 
 // Info describes the server (GET /api/v1/info).
 type Info struct {
-	Version      string
-	Database     string
-	DatabaseSize int64
-	Messages     int
-	Unread       int
-	Tags         map[string]int
-	RuntimeStats struct {
+	Version       string
+	LatestVersion string // Mailpit's newest release; letterbox leaves it empty (it never phones home)
+	Database      string
+	DatabaseSize  int64
+	Messages      int
+	Unread        int
+	Tags          map[string]int
+	RuntimeStats  struct {
 		Uptime           int
 		Memory           uint64
 		MessagesDeleted  int64

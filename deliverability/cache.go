@@ -28,9 +28,11 @@ type entry struct {
 }
 
 type call struct {
-	done chan struct{}
-	rep  *Report
-	err  error
+	done     chan struct{}
+	rep      *Report
+	err      error
+	canceled bool // the computing caller's context ended first: its report is not for others
+	waiters  int  // callers waiting for it (under cache.mu)
 }
 
 func newCache(size int, ttl time.Duration) *cache {
@@ -47,8 +49,9 @@ func cacheKey(id string, ips []netip.Addr, links, follow bool) string {
 	return b.String()
 }
 
-// get returns the cached report for key, or computes it (once, however many ask at the same time).
-// A returned report is a copy: callers may set its Cached flag.
+// get returns the cached report for key, or computes it (once, however many ask at the same time:
+// the others wait for that computation, and compute again themselves only if the caller that
+// ran it went away before it ended). A returned report is a copy: callers may set its Cached flag.
 func (c *cache) get(ctx context.Context, key string, refresh bool, compute func() (*Report, error)) (*Report, error) {
 	c.mu.Lock()
 	if el, ok := c.entries[key]; ok && !refresh {
@@ -62,27 +65,34 @@ func (c *cache) get(ctx context.Context, key string, refresh bool, compute func(
 		}
 	}
 	if cl, ok := c.running[key]; ok {
+		cl.waiters++
 		c.mu.Unlock()
 		select {
 		case <-cl.done:
-			if cl.err != nil {
-				return nil, cl.err
-			}
-			rep := *cl.rep
-			return &rep, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if cl.canceled {
+			// Computed under a context that ended (its caller went away): lookups cut short
+			// show as DNS errors. Compute again under ours.
+			return c.get(ctx, key, refresh, compute)
+		}
+		if cl.err != nil {
+			return nil, cl.err
+		}
+		rep := *cl.rep
+		return &rep, nil
 	}
 	cl := &call{done: make(chan struct{})}
 	c.running[key] = cl
 	c.mu.Unlock()
 
 	cl.rep, cl.err = compute()
+	cl.canceled = ctx.Err() != nil
 
 	c.mu.Lock()
 	delete(c.running, key)
-	if cl.err == nil && ctx.Err() == nil {
+	if cl.err == nil && !cl.canceled {
 		if el, ok := c.entries[key]; ok {
 			c.order.Remove(el)
 		}

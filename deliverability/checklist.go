@@ -71,8 +71,7 @@ func ruleSPFOrDKIM(f *facts) Rule {
 	case spf == authcheck.Pass || dkim:
 		r.Status, r.Reason = StatusPass, authSummary(f)
 	case spf == authcheck.TempError || anyDKIM(f, authcheck.TempError):
-		r.Status, r.Reason = StatusWarn, "could not be checked: "+authSummary(f)+" ("+f.auth.SPF.Reason+")"
-		r.Fix = "Make the DNS resolver reachable (--dns) and check again."
+		unchecked(&r, authSummary(f)+" ("+f.auth.SPF.Reason+")")
 	default:
 		r.Status, r.Reason = StatusFail, authSummary(f)
 		r.Fix = "Sign the mail with DKIM for your From domain, and publish an SPF record listing the addresses your mail leaves from."
@@ -133,7 +132,7 @@ func ruleDMARCRecord(f *facts) Rule {
 	d := f.auth.DMARC
 	switch d.Result {
 	case authcheck.TempError:
-		r.Status, r.Reason, r.Fix = StatusWarn, "could not be checked: "+d.Reason, "Make the DNS resolver reachable (--dns) and check again."
+		unchecked(&r, d.Reason)
 	case authcheck.None:
 		r.Status, r.Reason = statusFor(f.bulk), d.Reason
 		r.Fix = fmt.Sprintf("Publish a TXT record at _dmarc.%s, such as \"v=DMARC1; p=none; rua=mailto:dmarc@%s\".", d.FromDomain, d.FromDomain)
@@ -144,6 +143,11 @@ func ruleDMARCRecord(f *facts) Rule {
 		r.Status, r.Reason = StatusPass, fmt.Sprintf("_dmarc.%s: %s", d.RecordDomain, d.Record)
 	}
 	return r
+}
+
+// unchecked makes r a warning that DNS could not answer: never a pass, not a verdict on the mail.
+func unchecked(r *Rule, why string) {
+	r.Status, r.Reason, r.Fix = StatusWarn, "could not be checked: "+why, "Make the DNS resolver reachable (--dns) and check again."
 }
 
 // statusFor is fail for bulk mail, warn otherwise.
@@ -162,7 +166,7 @@ func ruleDMARCAligned(f *facts) Rule {
 	case d.Result == authcheck.Pass:
 		r.Status, r.Reason = StatusPass, d.Reason
 	case d.Result == authcheck.TempError:
-		r.Status, r.Reason, r.Fix = StatusWarn, "could not be checked: "+d.Reason, "Make the DNS resolver reachable (--dns) and check again."
+		unchecked(&r, d.Reason)
 	case d.Result == authcheck.Fail && (d.AppliedPolicy == "reject" || d.AppliedPolicy == "quarantine"):
 		r.Applies = "all senders"
 		r.Status = StatusFail

@@ -11,6 +11,7 @@ package deliverability
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -191,7 +192,12 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 		defer wg.Done()
 		f.auth = c.opts.Auth.Check(ctx, authcheck.Input{Raw: in.Raw, MailFrom: in.MailFrom, Helo: in.Helo, IPs: ips, FromDomain: fromDomain(hdr)})
 	}()
-	go func() { defer wg.Done(); f.ptr = c.reverseDNS(ctx, ips) }()
+	go func() {
+		defer wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, authcheck.DefaultTimeout)
+		defer cancel()
+		f.ptr = c.reverseDNS(ctx, ips)
+	}()
 	if c.opts.Spam != nil {
 		wg.Add(1)
 		go func() {
@@ -213,7 +219,7 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 	}
 	if in.HTML != "" {
 		if h, err := htmlcheck.Check(in.HTML); err == nil {
-			rep.HTMLCheck = h
+			rep.HTMLCheck = slim(h)
 		}
 	}
 	wg.Wait()
@@ -221,6 +227,17 @@ func (c *Checker) compute(ctx context.Context, in Input, req Request, ips []neti
 	rep.Checklist = checklist(f)
 	rep.Verdict, rep.Summary = verdict(rep)
 	return rep
+}
+
+// slim drops what makes an HTML check large (every client version's result, the notes, the
+// platform list), so that cached reports stay small; /html-check answers with all of it.
+func slim(h *htmlcheck.Response) *htmlcheck.Response {
+	h.Platforms = map[string][]string{}
+	for i := range h.Warnings {
+		h.Warnings[i].Results = []htmlcheck.Result{}
+		h.Warnings[i].NotesByNumber = map[string]string{}
+	}
+	return h
 }
 
 // isBulk says whether the message is bulk or marketing mail, and why.
@@ -245,9 +262,9 @@ func verdict(rep *Report) (string, string) {
 	for _, r := range rep.Checklist {
 		switch r.Status {
 		case StatusFail:
-			fails = append(fails, r.Title)
+			fails = append(fails, "“"+r.Title+"” fails")
 		case StatusWarn:
-			warns = append(warns, r.Title)
+			warns = append(warns, "“"+r.Title+"” warns")
 		}
 	}
 	if s := rep.SpamAssassin; s != nil && s.Error == "" && s.IsSpam {
@@ -277,9 +294,14 @@ func (c *Checker) reverseDNS(ctx context.Context, ips []netip.Addr) []PTRResult 
 		}
 		names, err := c.opts.Resolver.LookupAddr(ctx, ip.String())
 		if err != nil {
-			if de, ok := err.(*net.DNSError); ok && de.IsNotFound {
+			var de *net.DNSError
+			switch {
+			case errors.As(err, &de) && de.IsNotFound:
 				p.Result, p.Reason = StatusFail, "no PTR record"
-			} else {
+			case errors.As(err, &de):
+				// Not de.Error(): it names the system's DNS server, which --dns may have replaced.
+				p.Result, p.Reason = StatusWarn, "could not be checked: "+authcheck.ErrDNSUnreachable.Error()+" (lookup "+de.Name+": "+de.Err+")"
+			default:
 				p.Result, p.Reason = StatusWarn, "could not be checked: "+authcheck.ErrDNSUnreachable.Error()+" ("+err.Error()+")"
 			}
 			out = append(out, p)

@@ -3,43 +3,24 @@ package deliverability
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
-
 	"github.com/letterbox-mail/letterbox/authcheck"
+	"github.com/letterbox-mail/letterbox/internal/dkimtest"
 	"github.com/letterbox-mail/letterbox/internal/dnstest"
 )
-
-var (
-	keyOnce sync.Once
-	key     *rsa.PrivateKey
-)
-
-func signingKey(t testing.TB) *rsa.PrivateKey {
-	keyOnce.Do(func() {
-		var err error
-		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return key
-}
 
 // world is a test DNS with brand.test set up as a careful bulk sender would.
 func world(t testing.TB) *dnstest.Server {
 	dns := dnstest.Start(t)
-	der, _ := x509.MarshalPKIXPublicKey(signingKey(t).Public())
-	dns.TXT("mail._domainkey.brand.test", "v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der))
+	key, _ := dkimtest.Keys(t)
+	dns.TXT("mail._domainkey.brand.test", dkimtest.Record(t, key.Public()))
 	dns.TXT("brand.test", "v=spf1 include:_spf.esp.test -all")
 	dns.TXT("_spf.esp.test", "v=spf1 ip4:203.0.113.0/24 ~all")
 	dns.TXT("_dmarc.brand.test", "v=DMARC1; p=reject")
@@ -62,13 +43,8 @@ func newsletter(t testing.TB, extra ...string) []byte {
 		"Content-Type: text/html; charset=utf-8",
 	}, extra...)
 	raw := []byte(strings.Join(h, "\r\n") + "\r\n\r\n<p>Our December offers: <a href=\"https://brand.test/offers\">see them</a>.</p>\r\n")
-	var b bytes.Buffer
-	err := dkim.Sign(&b, bytes.NewReader(raw), &dkim.SignOptions{Domain: "brand.test", Selector: "mail", Signer: signingKey(t),
-		HeaderKeys: []string{"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	key, _ := dkimtest.Keys(t)
+	return dkimtest.Sign(t, raw, "brand.test", "mail", key, "From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post")
 }
 
 func input(raw []byte) Input {
@@ -237,6 +213,11 @@ func TestDNSUnreachableNeverPasses(t *testing.T) {
 	}
 	if rep.Verdict == VerdictPass || rep.DMARC.Result != authcheck.TempError || !strings.Contains(rules(rep)["spf-or-dkim"].Reason, "DNS unreachable") {
 		t.Errorf("verdict %s, DMARC %s, %s", rep.Verdict, rep.DMARC.Result, rules(rep)["spf-or-dkim"].Reason)
+	}
+	// The reverse DNS says which server did not answer: the one asked, not the system's.
+	if len(rep.ReverseDNS) != 1 || rep.ReverseDNS[0].Result != StatusWarn || !strings.Contains(rep.ReverseDNS[0].Reason, "DNS unreachable") ||
+		!strings.Contains(rep.ReverseDNS[0].Reason, dead) || regexp.MustCompile(` on \S+:\d+: `).MatchString(rep.ReverseDNS[0].Reason) {
+		t.Errorf("reverse DNS %+v", rep.ReverseDNS)
 	}
 }
 

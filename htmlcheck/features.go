@@ -149,37 +149,7 @@ func deriveMatchers(features []feature) *matchers {
 	known := map[string]bool{}
 	for _, f := range features {
 		known[f.Slug] = true
-		title := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Title), " property"))
-		switch {
-		case strings.HasPrefix(f.Slug, "html-"):
-			if g := elementRe.FindStringSubmatch(title); g != nil {
-				m.elements[g[1]] = f.Slug
-			} else if g := attributeRe.FindStringSubmatch(title); g != nil {
-				m.attributes[g[1]] = f.Slug
-			}
-		case strings.HasPrefix(f.Slug, "image-"):
-			m.images[strings.TrimPrefix(f.Slug, "image-")] = f.Slug
-		case strings.HasPrefix(f.Slug, "css-at-media-"):
-			for _, g := range mediaRe.FindAllStringSubmatch(title, -1) {
-				m.mediaFeatures[g[1]] = f.Slug
-			}
-		case strings.HasPrefix(f.Slug, "css-"):
-			if g := functionRe.FindStringSubmatch(title); g != nil {
-				m.functions[g[1]] = f.Slug
-			} else if g := unitRe.FindStringSubmatch(title); g != nil {
-				m.units[g[1]] = f.Slug
-			} else if g := atRuleRe.FindStringSubmatch(title); g != nil {
-				m.atRules[g[1]] = f.Slug
-			} else if g := pseudoRe.FindStringSubmatch(title); g != nil {
-				if g[1] == "::" {
-					m.pseudoElements[g[2]] = f.Slug
-				} else {
-					m.pseudoClasses[g[2]] = f.Slug
-				}
-			} else if identRe.MatchString(title) {
-				m.properties[title] = f.Slug
-			}
-		}
+		m.addTitled(f)
 	}
 	// Titles that list properties ("gap, column-gap, row-gap", "margin-block-start & margin-block-end"),
 	// unless a feature of its own names one of them.
@@ -234,6 +204,43 @@ func deriveMatchers(features []feature) *matchers {
 	}
 	delete(m.images, "base64")
 	return m
+}
+
+// addTitled records the feature f names in its title: "<video> element", "width attribute",
+// "clamp()", "rem unit", "@font-face", "::marker", "prefers-color-scheme" media features, or a
+// property name.
+func (m *matchers) addTitled(f feature) {
+	title := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(f.Title), " property"))
+	switch {
+	case strings.HasPrefix(f.Slug, "html-"):
+		if g := elementRe.FindStringSubmatch(title); g != nil {
+			m.elements[g[1]] = f.Slug
+		} else if g := attributeRe.FindStringSubmatch(title); g != nil {
+			m.attributes[g[1]] = f.Slug
+		}
+	case strings.HasPrefix(f.Slug, "image-"):
+		m.images[strings.TrimPrefix(f.Slug, "image-")] = f.Slug
+	case strings.HasPrefix(f.Slug, "css-at-media-"):
+		for _, g := range mediaRe.FindAllStringSubmatch(title, -1) {
+			m.mediaFeatures[g[1]] = f.Slug
+		}
+	case strings.HasPrefix(f.Slug, "css-"):
+		if g := functionRe.FindStringSubmatch(title); g != nil {
+			m.functions[g[1]] = f.Slug
+		} else if g := unitRe.FindStringSubmatch(title); g != nil {
+			m.units[g[1]] = f.Slug
+		} else if g := atRuleRe.FindStringSubmatch(title); g != nil {
+			m.atRules[g[1]] = f.Slug
+		} else if g := pseudoRe.FindStringSubmatch(title); g != nil {
+			if g[1] == "::" {
+				m.pseudoElements[g[2]] = f.Slug
+			} else {
+				m.pseudoClasses[g[2]] = f.Slug
+			}
+		} else if identRe.MatchString(title) {
+			m.properties[title] = f.Slug
+		}
+	}
 }
 
 // property returns the feature of a CSS property, by name or prefix.

@@ -478,35 +478,8 @@ func (s *scanner) selector(sel string, line int) {
 				i = len(sel)
 			}
 		case c == ':':
-			j := i + 1
-			element := j < len(sel) && sel[j] == ':'
-			if element {
-				j++
-			}
-			k := identEnd(sel, j)
-			name := strings.ToLower(sel[j:k])
-			if element {
-				s.add(s.m.pseudoElements[name], line)
-			} else {
-				s.add(s.m.pseudoClasses[name], line)
-			}
+			i = s.pseudo(sel, i, line)
 			simple++
-			i = k
-			if i < len(sel) && sel[i] == '(' {
-				end := i + 1
-				for depth := 1; end < len(sel) && depth > 0; end++ {
-					if sel[end] == '(' {
-						depth++
-					} else if sel[end] == ')' {
-						depth--
-					}
-				}
-				inner := sel[i+1 : max(i+1, end-1)]
-				if name == "not" || name == "has" || name == "is" || name == "where" {
-					s.selectors(inner, line)
-				}
-				i = end
-			}
 		default:
 			k := identEnd(sel, i)
 			if k == i {
@@ -519,6 +492,38 @@ func (s *scanner) selector(sel string, line int) {
 		}
 	}
 	endCompound()
+}
+
+// pseudo records the pseudo-class or pseudo-element at sel[i] (a colon), and the selectors inside
+// :not(), :has(), :is() and :where(); it returns where the pseudo-class ends.
+func (s *scanner) pseudo(sel string, i, line int) int {
+	j := i + 1
+	element := j < len(sel) && sel[j] == ':'
+	if element {
+		j++
+	}
+	k := identEnd(sel, j)
+	name := strings.ToLower(sel[j:k])
+	if element {
+		s.add(s.m.pseudoElements[name], line)
+	} else {
+		s.add(s.m.pseudoClasses[name], line)
+	}
+	if k >= len(sel) || sel[k] != '(' {
+		return k
+	}
+	end := k + 1
+	for depth := 1; end < len(sel) && depth > 0; end++ {
+		if sel[end] == '(' {
+			depth++
+		} else if sel[end] == ')' {
+			depth--
+		}
+	}
+	if name == "not" || name == "has" || name == "is" || name == "where" {
+		s.selectors(sel[k+1:max(k+1, end-1)], line)
+	}
+	return end
 }
 
 // identEnd returns the end of the CSS identifier starting at i.

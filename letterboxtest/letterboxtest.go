@@ -30,6 +30,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/internal/catcher"
+	"github.com/letterbox-mail/letterbox/policy"
 	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/smtpd"
 )
@@ -91,7 +92,8 @@ func WithLogger(log *slog.Logger) Option {
 }
 
 // WithWebhook POSTs each new message's summary to url (repeat the option for more URLs),
-// signed with secret unless it is "" (see package webhook for the headers).
+// signed with secret unless it is "" (see package webhook for the headers and Verify). As with
+// letterbox --webhook-secret, one secret signs for every URL: the last option's.
 func WithWebhook(url, secret string) Option {
 	return func(s *settings) {
 		s.cfg.WebhookURLs = append(s.cfg.WebhookURLs, url)
@@ -104,6 +106,17 @@ func WithWebhook(url, secret string) Option {
 // replies, drop the connection mid-DATA. See smtpd.Policy and smtpd.Action.
 func WithSMTPPolicy(p smtpd.Policy) Option {
 	return func(s *settings) { s.cfg.SMTPPolicy = p }
+}
+
+// WithSMTPRules makes the SMTP server answer as rules say, as letterbox --smtp-rules does:
+// refusals, temporary failures, delays, throttling and dropped connections, by stage, sender,
+// recipient, header or size, with a probability or for the next Count matches. The first rule
+// that applies decides. SetSMTPRules changes them during the test.
+//
+//	letterboxtest.WithSMTPRules(policy.Rule{Stage: "rcpt", To: "bounce-*@app.test",
+//		Reply: &policy.Reply{Code: 550, Enhanced: "5.1.1", Text: "{address}: user unknown"}})
+func WithSMTPRules(rules ...policy.Rule) Option {
+	return func(s *settings) { s.cfg.Faults.Rules = append(s.cfg.Faults.Rules, rules...) }
 }
 
 // WithRelay relays released messages (client.Release, the inbox's Release button) through the
@@ -206,6 +219,10 @@ func (s *Server) POP3Addr() string { return s.c.Addr("pop3") }
 
 // IMAPAddr is the IMAP server's address; "" without WithIMAP.
 func (s *Server) IMAPAddr() string { return s.c.Addr("imap") }
+
+// SetSMTPRules replaces the SMTP rules (see WithSMTPRules) from the next SMTP command on; none
+// accepts everything again. A rule that does not hold is an error, and the rules stay as they were.
+func (s *Server) SetSMTPRules(rules ...policy.Rule) error { return s.c.Policy.SetRules(rules) }
 
 // Client returns a client of the API, with the credentials of WithAuth.
 func (s *Server) Client() *client.Client { return s.client }

@@ -19,6 +19,7 @@ import (
 	"github.com/letterbox-mail/letterbox/client"
 	"github.com/letterbox-mail/letterbox/internal/pgtest"
 	"github.com/letterbox-mail/letterbox/letterboxtest"
+	"github.com/letterbox-mail/letterbox/policy"
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/webhook"
 )
@@ -293,5 +294,53 @@ func TestWithSMTPPolicy(t *testing.T) {
 	}
 	if l, err := mail.Client().List(t.Context(), 0, 0); err != nil || l.Total != 1 {
 		t.Errorf("stored: %+v %v", l, err)
+	}
+}
+
+// The fault-injection rules: a bounce for one address, two temporary failures before the
+// server takes the mail (what an application's retry logic must survive), and rules changed mid-test.
+func TestWithSMTPRules(t *testing.T) {
+	mail := letterboxtest.Start(t, letterboxtest.WithSMTPRules(
+		policy.Rule{Stage: "rcpt", To: "bounce-*@app.test", Reply: &policy.Reply{Code: 550, Enhanced: "5.1.1", Text: "{address}: user unknown"}},
+		policy.Rule{Stage: "data-end", Header: &policy.Header{Name: "X-Attempt"}, Count: 2, Reply: &policy.Reply{Code: 451, Enhanced: "4.3.0", Text: "try again later"}},
+	))
+	var perr *textproto.Error
+	err := signUp(mail.SMTPAddr(), "bounce-7@app.test")
+	if !errors.As(err, &perr) || perr.Code != 550 || !strings.Contains(perr.Msg, "bounce-7@app.test: user unknown") {
+		t.Errorf("bounce: %v", err)
+	}
+	msg := "X-Attempt: yes\r\nTo: retry@app.test\r\nSubject: retried\r\n\r\nhello\r\n"
+	attempts := 0
+	for {
+		attempts++
+		err := sendMail(mail.SMTPAddr(), "app@app.test", "retry@app.test", msg)
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &perr) || perr.Code != 451 || attempts > 5 {
+			t.Fatalf("attempt %d: %v", attempts, err)
+		}
+	}
+	if attempts != 3 {
+		t.Errorf("accepted at attempt %d, want 3", attempts)
+	}
+	if l, _ := mail.Client().Search(t.Context(), "subject:retried", 0, 0); l == nil || l.MessagesCount != 1 {
+		t.Errorf("the retried message is stored %+v times", l)
+	}
+
+	if err := mail.SetSMTPRules(policy.Rule{Stage: "mail", Reply: &policy.Reply{Code: 421, Text: "closing"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := signUp(mail.SMTPAddr(), "any@app.test"); !errors.As(err, &perr) || perr.Code != 421 {
+		t.Errorf("after SetSMTPRules: %v", err)
+	}
+	if err := mail.SetSMTPRules(policy.Rule{Stage: "nope"}); err == nil {
+		t.Error("a rule with an unknown stage was taken")
+	}
+	if err := mail.SetSMTPRules(); err != nil {
+		t.Fatal(err)
+	}
+	if err := signUp(mail.SMTPAddr(), "bounce-7@app.test"); err != nil {
+		t.Errorf("with no rules: %v", err)
 	}
 }

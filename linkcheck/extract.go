@@ -1,17 +1,16 @@
 package linkcheck
 
 import (
-	"regexp"
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/letterbox-mail/letterbox/extract"
 )
 
-// textLink finds http and https URLs in plain text; angle brackets (RFC 3986 appendix C) end one.
-var textLink = regexp.MustCompile(`(?i)\bhttps?://[^\s<>"'()\[\]{}]+`)
-
 // Extract returns the unique http and https links of a message, in order: the HTML's a[href],
-// area[href], img[src] and stylesheet link[href], then URLs in the text body. At most MaxLinks.
+// area[href], img[src] and stylesheet link[href], then URLs in the text body (found as
+// extract.TextURLs finds them, as the MCP tools show them). At most MaxLinks.
 func Extract(htmlBody, text string) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -46,8 +45,8 @@ func Extract(htmlBody, text string) []string {
 			return out
 		}
 	}
-	for _, u := range textLink.FindAllString(text, 3*MaxLinks) {
-		if !add(strings.TrimRight(u, ".,;:!?")) {
+	for _, u := range extract.TextURLs(text) {
+		if !add(u) {
 			return out
 		}
 	}

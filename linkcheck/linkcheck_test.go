@@ -205,10 +205,12 @@ func TestExtract(t *testing.T) {
 	h := `<a href="https://shop.example.com/a">a</a><a href="#top">top</a><a href="mailto:x@y">m</a>
 <img src="http://cdn.example.com/i.png"><link rel="stylesheet" href="https://cdn.example.com/s.css">
 <a href="https://shop.example.com/a">again</a>`
-	text := "Visit https://shop.example.com/b. Or <https://shop.example.com/c>, (http://x.example.com/d)"
+	text := "Visit https://shop.example.com/b. Or <https://shop.example.com/c>, (http://x.example.com/d)\n" +
+		"See https://en.wikipedia.org/wiki/Mail_(protocol) and [https://shop.example.com/e]."
 	got := Extract(h, text)
 	want := []string{"https://shop.example.com/a", "http://cdn.example.com/i.png", "https://cdn.example.com/s.css",
-		"https://shop.example.com/b", "https://shop.example.com/c", "http://x.example.com/d"}
+		"https://shop.example.com/b", "https://shop.example.com/c", "http://x.example.com/d",
+		"https://en.wikipedia.org/wiki/Mail_(protocol)", "https://shop.example.com/e"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}

@@ -38,7 +38,7 @@ func (s *Server) delete(ctx context.Context, in DeleteInput) (DeleteOutput, erro
 	}
 	switch {
 	case len(in.IDs) > 0:
-		return DeleteOutput{Deleted: len(in.IDs)}, toolError(s.mb.Delete(ctx, in.IDs...))
+		return s.deleteIDs(ctx, in.IDs)
 	case in.All:
 		l, err := s.mb.Search(ctx, "", 0, 1)
 		if err != nil {
@@ -51,4 +51,21 @@ func (s *Server) delete(ctx context.Context, in DeleteInput) (DeleteOutput, erro
 		return DeleteOutput{}, toolError(err)
 	}
 	return DeleteOutput{Deleted: l.MessagesCount}, toolError(s.mb.DeleteSearch(ctx, query))
+}
+
+// deleteIDs deletes messages by ID. The API answers ok for IDs it does not have, so the messages
+// stored before and after tell how many went (mail arriving meanwhile can only make it fewer).
+func (s *Server) deleteIDs(ctx context.Context, ids []string) (DeleteOutput, error) {
+	before, err := s.mb.Search(ctx, "", 0, 1)
+	if err != nil {
+		return DeleteOutput{}, toolError(err)
+	}
+	if err := s.mb.Delete(ctx, ids...); err != nil {
+		return DeleteOutput{}, toolError(err)
+	}
+	after, err := s.mb.Search(ctx, "", 0, 1)
+	if err != nil {
+		return DeleteOutput{}, toolError(err)
+	}
+	return DeleteOutput{Deleted: min(max(before.Total-after.Total, 0), len(ids))}, nil
 }

@@ -293,7 +293,10 @@ func TestDeleteWhenAllowed(t *testing.T) {
 		t.Errorf("by query: %+v", d)
 	}
 	l, _ := mail.Client().Search(t.Context(), "subject:two", 0, 1)
-	call(t, s, "delete_messages", map[string]any{"ids": []string{l.Messages[0].ID}}, &d)
+	call(t, s, "delete_messages", map[string]any{"ids": []string{l.Messages[0].ID, "no-such-id"}}, &d)
+	if d.Deleted != 1 {
+		t.Errorf("by IDs, one of them unknown: %+v", d)
+	}
 	call(t, s, "delete_messages", map[string]any{"all": true}, &d)
 	if d.Deleted != 1 {
 		t.Errorf("all: %+v", d)

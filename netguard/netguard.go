@@ -36,6 +36,7 @@ type BlockedError struct {
 	Addr netip.Addr // the (first) address refused
 }
 
+// Error names the host, and the address it resolved to when that differs.
 func (e *BlockedError) Error() string {
 	if e.Host == e.Addr.String() {
 		return fmt.Sprintf("netguard: %s is a private, loopback or special-purpose address: not allowed", e.Addr)

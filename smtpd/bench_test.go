@@ -58,6 +58,44 @@ func BenchmarkSMTPIngestDiscard(b *testing.B) {
 	}
 }
 
+// BenchmarkSMTPTranscripts is what recording the sessions costs: the mix load over a real store,
+// with transcripts recorded and without (a Deliverer that hides the store's RecordSession), for
+// clients on persistent connections (16, as BenchmarkSMTPIngest) and for clients that connect
+// for each message (16 at a time), where every message has a session row and a record of its own.
+func BenchmarkSMTPTranscripts(b *testing.B) {
+	for _, mode := range []string{"persistent", "per-message"} {
+		for _, rec := range []string{"recorded", "unrecorded"} {
+			b.Run(mode+"/"+rec, func(b *testing.B) {
+				st, err := store.Open(context.Background(), store.Options{
+					Path:   filepath.Join(b.TempDir(), "bench.db"),
+					Logger: slog.New(slog.DiscardHandler),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				var d Deliverer = st
+				if rec == "unrecorded" {
+					d = unrecorded{st}
+				}
+				if mode == "per-message" {
+					b.Setenv(helperPerMsg, "1")
+				}
+				benchIngest(b, d, "mix")
+			})
+		}
+	}
+}
+
+// unrecorded is the store without its RecordSession: the server then records no sessions.
+type unrecorded struct{ st *store.Store }
+
+func (u unrecorded) Add(ctx context.Context, env store.Envelope, raw io.Reader) (store.Summary, error) {
+	return u.st.Add(ctx, env, raw)
+}
+
+func (u unrecorded) Expect() (withdraw func()) { return u.st.Expect() }
+
 func benchIngest(b *testing.B, d Deliverer, load string) {
 	// Run with the garbage collector target cmd/letterbox sets, unless GOGC is given.
 	if os.Getenv("GOGC") == "" {
@@ -115,6 +153,9 @@ func benchIngest(b *testing.B, d Deliverer, load string) {
 
 // storeStats returns the store's statistics when d is a store.
 func storeStats(d Deliverer) (store.Stats, bool) {
+	if u, ok := d.(unrecorded); ok {
+		d = u.st
+	}
 	st, ok := d.(*store.Store)
 	if !ok {
 		return store.Stats{}, false

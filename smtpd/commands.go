@@ -246,6 +246,7 @@ func (c *conn) pace(a Action) bool {
 // countRefusal logs and counts a refusal the Policy caused.
 func (s *Server) countRefusal(c *conn, stage Stage, a Action) {
 	s.rejected.Add(1)
+	s.policyRefused.Add(1)
 	s.log.Info("smtp fault injected", "stage", stage.String(), "fault", a.Fault, "code", a.Code,
 		"disconnect", a.Disconnect, "remote", c.rec.remote, "session", c.rec.id)
 }

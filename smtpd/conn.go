@@ -628,8 +628,11 @@ func (r *rate) wait(s *Server, n int) {
 		return
 	}
 	r.mu.Lock()
+	// Time overslept is made up by the next waits (the schedule is kept), but an idle spell of
+	// more than burst does not earn a burst of bytes afterwards.
+	const burst = 100 * time.Millisecond
 	now := time.Now()
-	if r.next.Before(now) {
+	if r.next.Before(now.Add(-burst)) {
 		r.next = now
 	}
 	r.next = r.next.Add(time.Duration(int64(n) * int64(time.Second) / int64(r.bps)))

@@ -30,12 +30,13 @@ import (
 // Environment of the helper process (the test binary run again by TestDurabilityKill and
 // BenchmarkSMTPIngest).
 const (
-	helperEnv      = "LETTERBOX_SMTPD_HELPER" // "serve" or "load"
-	helperDB       = "LETTERBOX_SMTPD_DB"     // serve: database path
-	helperAddr     = "LETTERBOX_SMTPD_ADDR"   // load: server address
-	helperCount    = "LETTERBOX_SMTPD_COUNT"  // load: messages to send
-	helperConns    = "LETTERBOX_SMTPD_CONNS"  // load: concurrent connections
-	helperLoadName = "LETTERBOX_SMTPD_LOAD"   // load: which internal/realmail load (default mix)
+	helperEnv      = "LETTERBOX_SMTPD_HELPER"      // "serve" or "load"
+	helperDB       = "LETTERBOX_SMTPD_DB"          // serve: database path
+	helperAddr     = "LETTERBOX_SMTPD_ADDR"        // load: server address
+	helperCount    = "LETTERBOX_SMTPD_COUNT"       // load: messages to send
+	helperConns    = "LETTERBOX_SMTPD_CONNS"       // load: concurrent connections
+	helperLoadName = "LETTERBOX_SMTPD_LOAD"        // load: which internal/realmail load (default mix)
+	helperPerMsg   = "LETTERBOX_SMTPD_PER_MESSAGE" // load: "1" sends each message on a connection of its own
 )
 
 // TestHelperProcess is not a test: run as a child process it either serves SMTP over a store
@@ -299,6 +300,9 @@ func helperLoad() int {
 		return 1
 	}
 	pool := realmail.NewPool(load, total, 256<<20)
+	if os.Getenv(helperPerMsg) == "1" {
+		return helperLoadPerMessage(addr, total, conns, pool)
+	}
 	clients := make([]*smtp.Client, conns)
 	for i := range clients {
 		c, err := smtp.Dial(addr)
@@ -338,6 +342,52 @@ func helperLoad() int {
 				}
 			}
 			c.Quit()
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("DONE %d\n", failures.Load())
+	return 0
+}
+
+// helperLoadPerMessage is helperLoad for applications that connect for each message: conns
+// workers each dial, greet, send one message and QUIT, over and over.
+func helperLoadPerMessage(addr string, total, conns int, pool *realmail.Pool) int {
+	fmt.Println("READY")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return 1
+	}
+	var (
+		next     atomic.Int64
+		failures atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1)
+				if n > int64(total) {
+					break
+				}
+				m := pool.At(int(n) - 1)
+				c, err := smtp.Dial(addr)
+				if err == nil {
+					err = c.Hello(fmt.Sprintf("bench%d.test", i))
+				}
+				if err == nil {
+					err = c.SendMail(m.From, m.To, bytes.NewReader(m.Raw))
+				}
+				if err == nil {
+					err = c.Quit()
+				}
+				if err != nil && failures.Add(1) == 1 {
+					fmt.Fprintln(os.Stderr, "send:", err)
+				}
+				if c != nil {
+					c.Close()
+				}
+			}
 		}()
 	}
 	wg.Wait()

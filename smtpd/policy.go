@@ -125,15 +125,24 @@ func (a Action) injects() bool {
 
 // reply formats the action's reply line (without CRLF), with x.0.0 when no enhanced code is set.
 func (a Action) reply() string {
-	e := a.Enhanced
-	if e == [3]int{} {
-		e = [3]int{a.Code / 100, 0, 0}
-	}
-	text := a.Text
-	if text == "" {
-		text = defaultText(a.Code)
-	}
+	e, text := a.enhanced(), a.text()
 	return fmt.Sprintf("%d %d.%d.%d %s", a.Code, e[0], e[1], e[2], text)
+}
+
+// enhanced is the enhanced code the reply carries: Enhanced, or x.0.0.
+func (a Action) enhanced() [3]int {
+	if a.Enhanced == [3]int{} {
+		return [3]int{a.Code / 100, 0, 0}
+	}
+	return a.Enhanced
+}
+
+// text is the reply's text: Text, or a generic one for the code.
+func (a Action) text() string {
+	if a.Text == "" {
+		return defaultText(a.Code)
+	}
+	return a.Text
 }
 
 func defaultText(code int) string {

@@ -109,6 +109,7 @@ type Stats struct {
 	SessionsOpen       int64 // connections open now
 	Sessions           int64 // connections served since the server was created
 	ConnectionsRefused int64 // connections refused with 421: over MaxConnections
+	PolicyRefused      int64 // commands refused or connections dropped by the Policy (rules, chaos, Jim)
 }
 
 // Server is an SMTP server that stores every message it receives. Its methods are safe for
@@ -127,7 +128,7 @@ type Server struct {
 
 	policy   Policy
 	recorder SessionRecorder // the Deliverer, when it records sessions; else nil
-	records  sync.WaitGroup  // session records being written
+	records  sync.WaitGroup  // session records being written (beginRecord)
 
 	slots chan struct{} // one token per open connection; nil means unlimited
 
@@ -140,6 +141,7 @@ type Server struct {
 	open         map[*conn]struct{}
 	shuttingDown bool
 	closed       bool
+	recordsDone  bool          // Close is waiting for the session records: no more begin
 	inTx         int           // transactions between MAIL and their end
 	storing      int           // Deliverer.Add calls in progress
 	changed      chan struct{} // closed and replaced whenever inTx or storing drops to 0
@@ -148,7 +150,7 @@ type Server struct {
 	logClosed bool         // set (under logGate) when Close is done: go-smtp's messages are dropped
 
 	accepted, acceptedSize, rejected, ignored atomic.Int64
-	sessions, refusedConns                    atomic.Int64
+	sessions, refusedConns, policyRefused     atomic.Int64
 }
 
 // New returns a Server that stores messages with d. It fails only when a certificate must be
@@ -253,6 +255,7 @@ func (s *Server) Stats() Stats {
 		SessionsOpen:       open,
 		Sessions:           s.sessions.Load(),
 		ConnectionsRefused: s.refusedConns.Load(),
+		PolicyRefused:      s.policyRefused.Load(),
 	}
 }
 
@@ -296,7 +299,7 @@ func (s *Server) Serve(l net.Listener) error {
 			default:
 				s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(), "limit", cap(s.slots))
 				s.refusedConns.Add(1)
-				go refuse(nc)
+				go s.refuse(nc)
 				continue
 			}
 		}
@@ -320,10 +323,36 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 // refuse answers a connection over the limit and closes it.
-func refuse(nc net.Conn) {
+func (s *Server) refuse(nc net.Conn) {
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(nc, "421 4.7.0 Too many connections\r\n")
+	const reply = "421 4.7.0 Too many connections"
+	start := time.Now()
+	nc.SetDeadline(start.Add(5 * time.Second))
+	_, err := io.WriteString(nc, reply+"\r\n")
+	if s.recorder == nil || !s.beginRecord() {
+		return
+	}
+	defer s.records.Done()
+	rec := &store.Session{ID: store.NewID(), Started: start, Ended: time.Now(), RemoteAddr: nc.RemoteAddr().String(), Outcome: store.OutcomeRefused}
+	if err == nil {
+		rec.Transcript = []store.SessionLine{{Dir: store.SessionServer, Text: reply}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.recorder.RecordSession(ctx, rec); err != nil && !errors.Is(err, store.ErrClosed) {
+		s.log.Warn("recording the session failed", "session", rec.ID, "err", err)
+	}
+}
+
+// beginRecord counts a session record about to be written; false once Close waits for them.
+func (s *Server) beginRecord() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.recordsDone {
+		return false
+	}
+	s.records.Add(1)
+	return true
 }
 
 func (s *Server) trackListener(l *net.Listener, add bool) bool {
@@ -464,6 +493,9 @@ wait:
 		}
 		<-ch
 	}
+	s.mu.Lock()
+	s.recordsDone = true
+	s.mu.Unlock()
 	s.records.Wait()
 	s.logGate.Lock()
 	s.logClosed = true

@@ -246,15 +246,7 @@ func (s *session) ask(stage Stage, fill func(*Check)) error {
 	case actDrop:
 		return errDropped
 	case actReply:
-		e := a.Enhanced
-		if e == [3]int{} {
-			e = [3]int{a.Code / 100, 0, 0}
-		}
-		text := a.Text
-		if text == "" {
-			text = defaultText(a.Code)
-		}
-		return &smtp.SMTPError{Code: a.Code, EnhancedCode: smtp.EnhancedCode(e), Message: text}
+		return &smtp.SMTPError{Code: a.Code, EnhancedCode: smtp.EnhancedCode(a.enhanced()), Message: a.text()}
 	}
 	return nil
 }

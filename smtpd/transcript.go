@@ -210,8 +210,9 @@ func (r *recording) pending() (*store.Session, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.sess
-	s.Faults = append([]string(nil), s.Faults...)
+	s.Faults = nil // written when the session ends
 	s.Transcript = s.Transcript[r.flushed:len(s.Transcript):len(s.Transcript)]
+	s.TranscriptFrom = r.flushed
 	return &s, len(r.sess.Transcript)
 }
 
@@ -253,6 +254,7 @@ func (r *recording) final(outcome string, err error) *store.Session {
 		s.Error = err.Error()
 	}
 	s.Transcript = s.Transcript[r.flushed:]
+	s.TranscriptFrom = r.flushed
 	r.flushed = len(r.sess.Transcript)
 	return &s
 }
@@ -260,10 +262,9 @@ func (r *recording) final(outcome string, err error) *store.Session {
 // finishSession has the session's record written once the connection is closed and its message
 // in progress, if any, has been stored or given up.
 func (s *Server) finishSession(c *conn) {
-	if !c.rec.on {
+	if !c.rec.on || !s.beginRecord() {
 		return
 	}
-	s.records.Add(1)
 	go func() {
 		defer s.records.Done()
 		if sess := c.session(); sess != nil {

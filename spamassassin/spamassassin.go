@@ -86,6 +86,7 @@ type ProtocolError struct {
 	Message string // the rest of its status line
 }
 
+// Error names spamd's code and message.
 func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("spamassassin: spamd answered %d %s", e.Code, e.Message)
 }

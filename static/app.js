@@ -11,6 +11,7 @@ import { Live } from './live.js';
 import { MessageList, tagClass } from './list.js';
 import { Viewer } from './viewer.js';
 import { RelayUI } from './relay.js';
+import { SessionsUI } from './sessions.js';
 
 performance.mark('letterbox:script-start');
 
@@ -246,6 +247,7 @@ const viewer = new Viewer({
 });
 
 const relay = new RelayUI({ getQuery: () => route.q });
+const sessions = new SessionsUI({ onMessage: (id) => navigate({ m: id }), loadConfig: () => api.webui() });
 
 $('back-btn').addEventListener('click', () => closeMessage());
 $('read-btn').addEventListener('click', () => toggleRead(viewer.id));
@@ -535,6 +537,9 @@ const live = new Live({
       case 'relay':
         relay.event(d);
         break;
+      case 'session':
+        sessions.event(d);
+        break;
       default:
         break;
     }
@@ -555,6 +560,7 @@ live.connect();
 api.webui().then((cfg) => {
   config = cfg || {};
   relay.configure(config);
+  sessions.configure(config);
   if (config.Label) {
     $('label').textContent = config.Label;
     $('label').hidden = false;
@@ -564,4 +570,4 @@ api.webui().then((cfg) => {
 });
 
 // Exposed for tests and debugging; not an API.
-window.letterbox = { list, viewer, live, navigate };
+window.letterbox = { list, viewer, live, navigate, sessions };

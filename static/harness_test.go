@@ -75,6 +75,12 @@ func newStackAt(t testing.TB, path string) *stack {
 // newStackWith is newStackAt with a hook that may change the web server's options.
 func newStackWith(t testing.TB, path string, configure func(*webui.Options)) *stack {
 	t.Helper()
+	return newStackSMTP(t, path, configure, nil)
+}
+
+// newStackSMTP is newStackWith with a hook for the SMTP server's options too.
+func newStackSMTP(t testing.TB, path string, configure func(*webui.Options), configureSMTP func(*smtpd.Options)) *stack {
+	t.Helper()
 	ctx := context.Background()
 	log := logger(t)
 	st, err := store.Open(ctx, store.Options{Path: path, Hostname: "letterbox.test", Logger: log})
@@ -83,7 +89,11 @@ func newStackWith(t testing.TB, path string, configure func(*webui.Options)) *st
 	}
 	t.Cleanup(func() { st.Close() })
 
-	srv, err := smtpd.New(st, smtpd.Options{Hostname: "letterbox.test", Logger: log})
+	sopts := smtpd.Options{Hostname: "letterbox.test", Logger: log}
+	if configureSMTP != nil {
+		configureSMTP(&sopts)
+	}
+	srv, err := smtpd.New(st, sopts)
 	if err != nil {
 		t.Fatalf("smtpd.New: %v", err)
 	}
@@ -94,7 +104,7 @@ func newStackWith(t testing.TB, path string, configure func(*webui.Options)) *st
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 
-	opts := webui.Options{Store: st, Static: static.Files, Logger: log, SMTPAddr: l.Addr().String(), Version: "test"}
+	opts := webui.Options{Store: st, Sessions: st, Static: static.Files, Logger: log, SMTPAddr: l.Addr().String(), Version: "test"}
 	if configure != nil {
 		configure(&opts)
 	}

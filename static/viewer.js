@@ -1,5 +1,5 @@
 // The message view: header, actions and the tabs (HTML, Text, Headers,
-// Source, Attachments, MIME structure, Envelope, Deliverability, Problems).
+// Source, Attachments, MIME structure, Envelope, Session, Deliverability, Problems).
 //
 // Every mail-supplied string is shown as text. The HTML body is only ever
 // loaded into an iframe with an empty sandbox (no scripts, no same-origin, no
@@ -11,6 +11,7 @@ import { $, h, icon, clear, setIcon } from './dom.js';
 import * as fmt from './format.js';
 import { tagClass } from './list.js';
 import { fillDeliverability } from './deliverability.js';
+import { fillSession } from './sessions.js';
 
 const WIDTHS = [
   { id: 'phone', label: 'Phone', px: 375 },
@@ -148,6 +149,7 @@ export class Viewer {
       ['attachments', 'Attachments', atts],
       ['structure', 'MIME'],
       ['envelope', 'Envelope'],
+      m.SessionID ? ['session', 'Session'] : null,
       ['deliverability', 'Deliverability'],
       errors.length ? ['problems', 'Problems', errors.length] : null,
     ].filter(Boolean);
@@ -258,7 +260,7 @@ export class Viewer {
     const fn = {
       html: this.fillHTML, text: this.fillText, headers: this.fillHeaders, source: this.fillSource,
       attachments: this.fillAttachments, structure: this.fillStructure, envelope: this.fillEnvelope,
-      problems: this.fillProblems, deliverability: fillDeliverability,
+      problems: this.fillProblems, deliverability: fillDeliverability, session: fillSession,
     }[id];
     Promise.resolve(fn.call(this, panel, this.msg)).catch((err) => {
       panel.replaceChildren(h('p', { class: 'panel-note error', text: 'Could not load this view: ' + err.message }));

@@ -56,6 +56,11 @@ type Engine interface {
 	RelayJobs(ctx context.Context, id string) ([]RelayJob, error)
 	NextRelayDue(ctx context.Context) (due time.Time, ok bool, err error)
 	RetryRelaysNow(ctx context.Context) (int, error)
+
+	// SMTP session transcripts (see store/sessions.go).
+	SessionEngine
+	// IMAP's \Deleted flag (see store/flags.go).
+	FlagEngine
 }
 
 var _ Engine = (*Store)(nil)
@@ -122,6 +127,11 @@ type Prepared struct {
 	RelayTo []string
 	// FromJSON ... ReplyToJSON are the address lists as JSON, as the list columns keep them.
 	FromJSON, ToJSON, CcJSON, BccJSON, ReplyToJSON string
+	// SessionID is the SMTP session that delivered it (Envelope.SessionID), and Session that
+	// session's record so far (Envelope.Session), to be written in the message's commit; nil
+	// when it came without one.
+	SessionID string
+	Session   *Session
 }
 
 // PreparedPart is one part's compressed content.
@@ -164,6 +174,7 @@ func (in *Ingester) Prepare(env Envelope, raw io.Reader) (*Prepared, error) {
 		},
 	}
 	p.RelayTo = relayRecipients(env.Recipients, &rec.sum)
+	p.SessionID, p.Session = env.SessionID, env.Session
 	for _, part := range rec.parts {
 		p.Parts = append(p.Parts, PreparedPart{PartID: part.partID, Content: part.z})
 	}

@@ -39,6 +39,8 @@ type record struct {
 	fts        ftsRow
 	words      []string // its distinct vocabulary words (see vocab.go)
 	relayTo    []string // where auto-relay sends it (Options.RelayMatching set)
+	sessionID  string   // the SMTP session that delivered it
+	session    *Session // that session's record so far, written with the message
 
 	fromJSON, toJSON, ccJSON, bccJSON, replyToJSON string
 }
@@ -163,7 +165,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		raw = append(trace, msg...)
 	}
 
-	rec := &record{}
+	rec := &record{sessionID: env.SessionID, session: env.Session}
 	sum := &rec.sum
 	sum.ID = id
 	sum.Created = env.Received
@@ -665,16 +667,31 @@ const (
 	tRecipients
 	tTags
 	tFTS
+	tSessions     // sessions.go: the sessions a batch's messages came in
+	tSessionEnds  // sessions.go: the records of sessions that ended
+	tSessionLines // sessions.go: their transcripts' new lines
 )
 
 var insertSQL = [...]struct{ head, row string }{
-	tMessages: {`INSERT INTO messages (uid, id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet) VALUES `,
-		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tMessages: {`INSERT INTO messages (uid, id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet, session_id) VALUES `,
+		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	tContents:   {`INSERT INTO contents (uid, content, body_size) VALUES `, `(?, ?, ?)`},
 	tParts:      {`INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES `, `(?, ?, ?)`},
 	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid) VALUES `, `(?, ?)`},
 	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
 	tFTS:        {`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessions: {`INSERT OR IGNORE INTO sessions (id, started, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism, auth_username) VALUES `,
+		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessionEnds: {`INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism,
+		auth_username, outcome, error, messages, faults) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+	tSessionLines: {`INSERT OR IGNORE INTO session_lines (session, first, chunk) VALUES `, `((SELECT uid FROM sessions WHERE id = ?), ?, ?)`},
+}
+
+// insertTail ends the statements of the tables that need more than their rows.
+var insertTail = map[int]string{
+	tSessionEnds: ` ON CONFLICT (id) DO UPDATE SET ended = excluded.ended, helo = excluded.helo, tls_version = excluded.tls_version,
+		tls_cipher = excluded.tls_cipher, auth_mechanism = excluded.auth_mechanism, auth_username = excluded.auth_username,
+		outcome = excluded.outcome, error = excluded.error, messages = excluded.messages, faults = excluded.faults`,
 }
 
 // maxInsertRows is the most rows one statement inserts; more take several statements.
@@ -725,7 +742,7 @@ func (ins *inserts) exec(ctx context.Context, table, rows int, row func(i int)) 
 		if st == nil {
 			q := insertSQL[table]
 			var err error
-			if st, err = ins.conn.PrepareContext(ctx, q.head+strings.TrimSuffix(strings.Repeat(q.row+", ", n), ", ")); err != nil {
+			if st, err = ins.conn.PrepareContext(ctx, q.head+strings.TrimSuffix(strings.Repeat(q.row+", ", n), ", ")+insertTail[table]); err != nil {
 				return err
 			}
 			ins.stmts[key] = st
@@ -798,7 +815,7 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		}
 		ins.args = append(ins.args, sum.UID, sum.ID, sum.Created.UnixMicro(), date, sum.Size,
 			sum.MessageID, sum.Subject, r.fromJSON, r.toJSON, r.ccJSON, r.bccJSON, r.replyToJSON,
-			sum.Username, sum.Attachments, sum.Inlines, sum.Snippet)
+			sum.Username, sum.Attachments, sum.Inlines, sum.Snippet, r.sessionID)
 	})
 	if err != nil {
 		return fmt.Errorf("store: insert message: %w", err)

@@ -79,29 +79,41 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 // body decodes a message's body from its stored content z, whose first bodySize bytes (once
 // decompressed) are its JSON, followed by the raw message.
 func (s *Store) body(z []byte, bodySize int64) (body, error) {
-	var b body
 	js, raw, err := s.decompressPrefix(z, bodySize)
 	if err != nil {
-		return b, fmt.Errorf("decompress: %w", err)
+		return body{}, fmt.Errorf("decompress: %w", err)
 	}
+	return decodeBody(js, func() ([]byte, error) {
+		if raw != nil {
+			return raw, nil
+		}
+		content, err := s.dec.DecodeAll(z, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decompress: %w", err)
+		}
+		return content[len(js):], nil
+	})
+}
+
+// decodeBody decodes a body's JSON; the raw message (which raw returns, only when asked) is
+// where its text and HTML lie when they are kept as spans of it.
+func decodeBody(js []byte, raw func() ([]byte, error)) (body, error) {
+	var b body
 	if err := json.Unmarshal(js, &b); err != nil {
 		return b, fmt.Errorf("decode: %w", err)
 	}
 	if b.TextAt == nil && b.HTMLAt == nil {
 		return b, nil
 	}
-	if raw == nil {
-		content, err := s.dec.DecodeAll(z, nil)
-		if err != nil {
-			return b, fmt.Errorf("decompress: %w", err)
-		}
-		raw = content[len(js):]
+	msg, err := raw()
+	if err != nil {
+		return b, err
 	}
 	span := func(at []int) (string, error) {
-		if len(at) != 2 || at[0] < 0 || at[1] < 0 || at[0] > len(raw)-at[1] {
-			return "", fmt.Errorf("decode: span %v beyond the %d bytes of the message", at, len(raw))
+		if len(at) != 2 || at[0] < 0 || at[1] < 0 || at[0] > len(msg)-at[1] {
+			return "", fmt.Errorf("decode: span %v beyond the %d bytes of the message", at, len(msg))
 		}
-		return string(raw[at[0] : at[0]+at[1]]), nil
+		return string(msg[at[0] : at[0]+at[1]]), nil
 	}
 	if b.TextAt != nil {
 		if b.Text, err = span(b.TextAt); err != nil {

@@ -49,8 +49,14 @@ func (s *Store) Prune(ctx context.Context) error {
 			n = len(uids)
 			return []Event{{Type: EventPrune, UIDs: uids}}, nil
 		})
-		if err != nil || n < pruneBatch {
+		if err != nil {
 			return err
+		}
+		if n < pruneBatch {
+			if s.opts.MaxAge > 0 {
+				return s.pruneOldSessions(ctx, time.Now().Add(-s.opts.MaxAge))
+			}
+			return nil
 		}
 		select {
 		case <-s.stop:

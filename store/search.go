@@ -40,6 +40,7 @@ type Entry struct {
 	Size    int64
 	Read    bool
 	Created time.Time
+	Deleted bool // the IMAP \Deleted flag (see Store.SetDeleted)
 }
 
 // onlyWords reports whether f is a single positive term answered by the index alone, and
@@ -411,7 +412,7 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 	f = s.expand(f)
 	where, args := f.where()
-	rows, err := s.readDB.QueryContext(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created FROM messages m WHERE "+where+" ORDER BY m.uid", args...)
+	rows, err := s.readDB.QueryContext(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created, m.deleted FROM messages m WHERE "+where+" ORDER BY m.uid", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: index: %w", err)
 	}
@@ -420,7 +421,7 @@ func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 	for rows.Next() {
 		var e Entry
 		var created int64
-		if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created); err != nil {
+		if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created, &e.Deleted); err != nil {
 			return nil, fmt.Errorf("store: index: %w", err)
 		}
 		e.Created = time.UnixMicro(created).UTC()

@@ -17,9 +17,13 @@ type Session struct {
 	AuthUsername  string    // its username; the password and the SASL exchange are never kept
 	Outcome       string    // how it ended (see the Outcome constants); "" while in progress
 	Error         string    // what went wrong, for OutcomeError
-	Messages      int       // messages stored in the session
+	Messages      int       // messages stored in the session (its count as it ends; the store counts them while it runs)
 	Faults        []string  // faults the SMTP policy injected (refusals, delays, throttles, drops), in order
 	Transcript    []SessionLine
+
+	// TranscriptFrom is the position of Transcript[0] in the whole transcript: RecordSession
+	// and Add store lines a part at a time. 0 when a session is read.
+	TranscriptFrom int
 
 	// MessageIDs lists the messages stored in the session, in order; filled by the store when a
 	// session is read, ignored when one is recorded.
@@ -50,6 +54,7 @@ const (
 	OutcomeFault    = "fault"    // the SMTP policy dropped the connection
 	OutcomeRefused  = "refused"  // refused at once: too many connections
 	OutcomeClosed   = "closed"   // the server closed it (after a 421 reply, or too many errors)
+	OutcomeAPI      = "api"      // not SMTP: a message given to the HTTP send API (POST /api/v1/send)
 )
 
 // SessionFilter selects sessions for Sessions. The zero value selects all.

@@ -34,8 +34,12 @@ type Options struct {
 	Path string
 	// MaxMessages keeps at most this many messages, deleting the oldest. 0 keeps all.
 	MaxMessages int
-	// MaxAge deletes messages received longer ago than this. 0 keeps all.
+	// MaxAge deletes messages received longer ago than this, and SMTP sessions begun longer ago.
+	// 0 keeps all.
 	MaxAge time.Duration
+	// MaxSessions keeps at most this many SMTP session records, deleting the oldest. 0 means
+	// DefaultMaxSessions; a negative value keeps all.
+	MaxSessions int
 	// Hostname names this server in the Received: trace header. Default: os.Hostname.
 	Hostname string
 	// Logger receives the store's logs. Default: slog.Default().
@@ -74,8 +78,8 @@ type Store struct {
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
 	hub     hub
-	buffers sync.Pool  // of *bytes.Buffer: Add reads messages into them
-	lexicon lexicon    // the vocabulary's words (see vocab.go)
+	buffers sync.Pool // of *bytes.Buffer: Add reads messages into them
+	lexicon lexicon   // the vocabulary's words (see vocab.go)
 
 	uidValidity uint32
 	stored      atomic.Int64

@@ -16,9 +16,10 @@ type dbtx interface {
 
 // writeReq is one unit of work for the writer goroutine: either a message to insert or a change.
 type writeReq struct {
-	rec    *record                                             // a message to insert, or nil
-	change func(ctx context.Context, tx dbtx) ([]Event, error) // a change, when rec is nil
-	reply  chan writeResult                                    // buffered, receives exactly once
+	rec     *record                                             // a message to insert, or nil
+	session *Session                                            // a session record to write (RecordSession), or nil
+	change  func(ctx context.Context, tx dbtx) ([]Event, error) // a change, when rec is nil
+	reply   chan writeResult                                    // buffered, receives exactly once
 }
 
 type writeResult struct {
@@ -126,6 +127,9 @@ func (s *Store) writer() {
 			}
 			return
 		}
+		if batch[0].session != nil {
+			batch = s.awaitCompany(batch)
+		}
 		waiting := false
 	fill:
 		for len(batch) < s.opts.MaxBatch {
@@ -157,6 +161,33 @@ func (s *Store) writer() {
 		}
 		s.commit(ctx, conn, ins, batch)
 	}
+}
+
+// sessionDelay is the longest a batch of SMTP session records alone waits for company before it
+// is committed: a record is written when its session ends, no client waits for it, and one
+// commit of its own (a log sync) for each session that stored a message would cost more than
+// the session's message did. Records ride along with the next messages or changes instead.
+const sessionDelay = 25 * time.Millisecond
+
+// awaitCompany adds to a batch of session records whatever comes within sessionDelay, up to
+// the first message or change.
+func (s *Store) awaitCompany(batch []writeReq) []writeReq {
+	t := time.NewTimer(sessionDelay)
+	defer t.Stop()
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+			if req.session == nil {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // failAll answers every request with err until the store closes (the writer could not start).
@@ -197,7 +228,13 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		s.lexicon.add(words, true)
 	}
 	s.commits.Add(1)
-	s.committed.Add(int64(len(batch)))
+	writes := 0
+	for _, req := range batch {
+		if req.session == nil { // session records ride along: a batch's size is its messages and changes
+			writes++
+		}
+	}
+	s.committed.Add(int64(writes))
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveCommit(len(batch))
 	}
@@ -254,24 +291,41 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 	// table gets them before the commit.
 	var pending, inserted []*record
 	var words []string
+	var sessions []sessionWrite // session records, after the messages they came with
+	newSessions := false
 	flush := func() error {
-		if len(pending) == 0 {
-			return nil
+		if len(pending) > 0 {
+			err := ins.insert(ctx, pending)
+			if err == nil {
+				err = ins.index(ctx, pending)
+			}
+			added := s.lexicon.unstored(pending)
+			s.lexicon.add(added, false)
+			words = append(words, added...)
+			inserted = append(inserted, pending...)
+			pending = pending[:0]
+			if err != nil {
+				return err
+			}
 		}
-		err := ins.insert(ctx, pending)
-		if err == nil {
-			err = ins.index(ctx, pending)
+		if len(sessions) > 0 {
+			added, err := s.writeSessions(ctx, ins, sessions, events)
+			newSessions = newSessions || added
+			sessions = sessions[:0]
+			return err
 		}
-		added := s.lexicon.unstored(pending)
-		s.lexicon.add(added, false)
-		words = append(words, added...)
-		inserted = append(inserted, pending...)
-		pending = pending[:0]
-		return err
+		return nil
 	}
 	for i, req := range batch {
 		if req.rec != nil {
 			pending = append(pending, req.rec)
+			if req.rec.session != nil {
+				sessions = append(sessions, sessionWrite{sess: req.rec.session, message: true, idx: i})
+			}
+			continue
+		}
+		if req.session != nil {
+			sessions = append(sessions, sessionWrite{sess: req.session, idx: i})
 			continue
 		}
 		if err := flush(); err != nil {
@@ -288,6 +342,12 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		rollback()
 		return results, nil, nil, err
 	}
+	if newSessions {
+		if err := s.pruneSessions(ctx, ins); err != nil {
+			rollback()
+			return results, nil, nil, fmt.Errorf("store: prune sessions: %w", err)
+		}
+	}
 	if err := ins.addWords(ctx, words); err != nil {
 		rollback()
 		return results, nil, nil, err
@@ -301,7 +361,7 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		if req.rec != nil {
 			sum := req.rec.sum
 			results[i].summary = sum
-			events[i] = []Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}
+			events[i] = append([]Event{{Type: EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID}}, events[i]...)
 			if ev, ok := relayed[req.rec]; ok {
 				events[i] = append(events[i], ev)
 			}

@@ -1,3 +1,9 @@
+// Package webhook is the wire format of letterbox's webhooks, for the applications that receive
+// them: the headers every delivery carries and the signature over its body (HMAC-SHA256 of the
+// timestamp, a full stop and the raw body, keyed with --webhook-secret). Verify checks a delivery.
+//
+// The package needs nothing but the standard library, so that a receiver importing it for Verify
+// does not build letterbox's server; letterbox's own sender is package webhook/sender.
 package webhook
 
 import (

@@ -71,20 +71,26 @@ func writeOK(w http.ResponseWriter) {
 // readJSON decodes an optional JSON body into v, whatever the Content-Type (some Mailpit clients
 // send text/plain). An empty body leaves v alone.
 func readJSON(r *http.Request, v any) error {
+	_, err := readJSONBody(r, v)
+	return err
+}
+
+// readJSONBody is readJSON that also reports whether there was a body at all.
+func readJSONBody(r *http.Request, v any) (bool, error) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return fmt.Errorf("webui: read body: %w", err)
+		return false, fmt.Errorf("webui: read body: %w", err)
 	}
 	if len(data) > maxBody {
-		return badf("request body larger than %d bytes", maxBody)
+		return true, badf("request body larger than %d bytes", maxBody)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil
+		return false, nil
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return badf("request body is not valid JSON: %v", err)
+		return true, badf("request body is not valid JSON: %v", err)
 	}
-	return nil
+	return true, nil
 }
 
 // intParam reads a non-negative integer query parameter.
@@ -226,13 +232,17 @@ func (s *Server) setReadHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteMessages is DELETE /api/v1/messages: {"IDs":[...]}, or everything without IDs.
+//
+// Without a body it deletes every message and answers 200 with an empty body, as MailHog does for
+// the same path (its npm client parses a non-empty answer as JSON); Mailpit's clients send none
+// or {"IDs": [...]} and read the text, which they do not check.
 func (s *Server) deleteMessages(w http.ResponseWriter, r *http.Request) {
 	var body struct{ IDs []string }
-	if err := readJSON(r, &body); err != nil {
+	present, err := readJSONBody(r, &body)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	var err error
 	if len(body.IDs) > 0 {
 		err = s.st.Delete(r.Context(), body.IDs)
 	} else {
@@ -240,6 +250,10 @@ func (s *Server) deleteMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.fail(w, r, err)
+		return
+	}
+	if !present {
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	writeOK(w)

@@ -112,6 +112,7 @@ var messageShape = map[string]any{
 	"Size": "number", "Inline": []any{attachmentShape}, "Attachments": []any{attachmentShape},
 	"Envelope": map[string]any{"MailFrom": "string", "Recipients": []any{"string"}, "Helo": "string",
 		"RemoteAddr": "string", "Username": "string", "TLS": "bool"},
+	"SessionID":   "string",
 	"Structure":   "object",
 	"ParseErrors": []any{"string"},
 	"HeadersList": []any{map[string]any{"Name": "string", "Value": "string"}},
@@ -337,7 +338,7 @@ func TestSetReadDeleteSearch(t *testing.T) {
 	if got := ids(e.getJSON("/api/v1/messages")); !slices.Equal(got, []string{b.ID}) {
 		t.Errorf("after delete IDs: %v", got)
 	}
-	e.expectOK("DELETE", "/api/v1/messages", "")
+	e.expectOK("DELETE", "/api/v1/messages", `{}`)
 	if num(field(e.getJSON("/api/v1/messages"), "total")) != 0 {
 		t.Errorf("not all deleted")
 	}

@@ -91,26 +91,8 @@ func benchStore(b *testing.B) *store.Store {
 		if err != nil {
 			b.Fatal(err)
 		}
-		vocab := benchVocabulary()
 		start := time.Now()
-		var wg sync.WaitGroup
-		work := make(chan int)
-		for range 64 {
-			wg.Go(func() {
-				for i := range work {
-					env, raw := benchMessage(i, vocab)
-					if _, err := st.Add(ctx, env, strings.NewReader(raw)); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		for i := range benchMessages {
-			work <- i
-		}
-		close(work)
-		wg.Wait()
+		seedBench(b, st)
 		if err := st.Close(); err != nil {
 			b.Fatal(err)
 		}
@@ -131,6 +113,32 @@ func benchStore(b *testing.B) *store.Store {
 }
 
 // benchServer returns the handler over the cached store.
+// seedBench adds the benchmarks' benchMessages messages to st from 64 clients.
+func seedBench(b *testing.B, st interface {
+	Add(context.Context, store.Envelope, io.Reader) (store.Summary, error)
+}) {
+	ctx := context.Background()
+	vocab := benchVocabulary()
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 64 {
+		wg.Go(func() {
+			for i := range work {
+				env, raw := benchMessage(i, vocab)
+				if _, err := st.Add(ctx, env, strings.NewReader(raw)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for i := range benchMessages {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+}
+
 func benchServer(b *testing.B) (http.Handler, *store.Store) {
 	st := benchStore(b)
 	srv, err := New(Options{Store: st})

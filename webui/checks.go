@@ -30,31 +30,18 @@ type SpamChecker interface {
 	Check(ctx context.Context, raw []byte) (spamassassin.Result, error)
 }
 
-// checkedMessage loads the message {ID} (or latest) with its raw form.
-func (s *Server) checkedMessage(r *http.Request) (*store.Message, []byte, error) {
+// checkedMessage loads the message {ID} (or latest).
+func (s *Server) checkedMessage(r *http.Request) (*store.Message, error) {
 	id, err := s.messageID(r, r.PathValue("ID"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m, err := s.st.Message(r.Context(), id)
-	if err != nil {
-		return nil, nil, err
-	}
-	raw, err := s.st.Raw(r.Context(), id)
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, raw, nil
+	return s.st.Message(r.Context(), id)
 }
 
 // htmlCheck is GET /api/v1/message/{ID}/html-check (Mailpit's shape; 400 without HTML).
 func (s *Server) htmlCheck(w http.ResponseWriter, r *http.Request) {
-	id, err := s.messageID(r, r.PathValue("ID"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	m, err := s.st.Message(r.Context(), id)
+	m, err := s.checkedMessage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -77,12 +64,10 @@ func (s *Server) linkCheck(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badf("link checking is off"))
 		return
 	}
-	id, err := s.messageID(r, r.PathValue("ID"))
-	if err != nil {
-		s.fail(w, r, err)
+	if s.fetchesRefused(w, r) {
 		return
 	}
-	m, err := s.st.Message(r.Context(), id)
+	m, err := s.checkedMessage(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -134,6 +119,9 @@ func (s *Server) deliverabilityReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := deliverability.Request{Links: boolParam(r, "links"), Follow: boolParam(r, "follow"), Refresh: boolParam(r, "refresh")}
+	if req.Links && s.fetchesRefused(w, r) {
+		return
+	}
 	for _, v := range strings.FieldsFunc(r.URL.Query().Get("ip"), func(c rune) bool { return c == ',' || c == ' ' }) {
 		a, err := netip.ParseAddr(v)
 		if err != nil {
@@ -142,7 +130,12 @@ func (s *Server) deliverabilityReport(w http.ResponseWriter, r *http.Request) {
 		}
 		req.IPs = append(req.IPs, a.Unmap())
 	}
-	m, raw, err := s.checkedMessage(r)
+	m, err := s.checkedMessage(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	raw, err := s.st.Raw(r.Context(), m.ID)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -156,6 +149,20 @@ func (s *Server) deliverabilityReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// fetchesRefused reports, and answers 403, when a request that makes letterbox fetch URLs comes
+// from another site's page (an <img> pointing at /link-check): like a change of state, it needs
+// the user's own inbox or a --cors origin.
+func (s *Server) fetchesRefused(w http.ResponseWriter, r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Site") != "cross-site" {
+		return false
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && s.corsAllowed(origin) {
+		return false
+	}
+	http.Error(w, "webui: cross-site request to check links refused", http.StatusForbidden)
+	return true
 }
 
 // boolParam reads a true/1 query parameter.

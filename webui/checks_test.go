@@ -1,21 +1,15 @@
 package webui
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
-
 	"github.com/letterbox-mail/letterbox/authcheck"
 	"github.com/letterbox-mail/letterbox/deliverability"
+	"github.com/letterbox-mail/letterbox/internal/dkimtest"
 	"github.com/letterbox-mail/letterbox/internal/dnstest"
 	"github.com/letterbox-mail/letterbox/internal/spamdtest"
 	"github.com/letterbox-mail/letterbox/linkcheck"
@@ -26,13 +20,9 @@ import (
 // checksEnv is a server with the deliverability checks over a test DNS, and a signed message
 // from shop.test received over real SMTP.
 func checksEnv(t *testing.T, spamd string) (*testEnv, string, *httptest.Server) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := dkimtest.Keys(t)
 	dns := dnstest.Start(t)
-	der, _ := x509.MarshalPKIXPublicKey(key.Public())
-	dns.TXT("s1._domainkey.shop.test", "v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der))
+	dns.TXT("s1._domainkey.shop.test", dkimtest.Record(t, key.Public()))
 	dns.TXT("shop.test", "v=spf1 ip4:203.0.113.0/24 -all")
 	dns.TXT("_dmarc.shop.test", "v=DMARC1; p=reject")
 	dns.PTR("203.0.113.5", "mta.shop.test")
@@ -69,11 +59,8 @@ func checksEnv(t *testing.T, spamd string) (*testEnv, string, *httptest.Server) 
 		"Date: Tue, 01 Dec 2026 10:00:00 +0000", "Message-ID: <o-1@shop.test>", "MIME-Version: 1.0",
 		`Content-Type: multipart/alternative; boundary="b"`, "", "--b", "Content-Type: text/plain; charset=utf-8", "",
 		"Thanks for your order.", "--b", "Content-Type: text/html; charset=utf-8", "", html, "--b--", ""}, "\r\n")
-	var signed bytes.Buffer
-	if err := dkim.Sign(&signed, strings.NewReader(raw), &dkim.SignOptions{Domain: "shop.test", Selector: "s1", Signer: key}); err != nil {
-		t.Fatal(err)
-	}
-	sendSMTP(t, addr, "bounce@shop.test", []string{"bob@example.net"}, signed.String())
+	signed := dkimtest.Sign(t, []byte(raw), "shop.test", "s1", key)
+	sendSMTP(t, addr, "bounce@shop.test", []string{"bob@example.net"}, string(signed))
 	id := ids(e.getJSON("/api/v1/messages"))[0]
 	return e, id, site
 }
@@ -149,6 +136,13 @@ func TestMailpitChecks(t *testing.T) {
 		}
 	}
 
+	// Another site's page cannot make letterbox fetch the links.
+	if res, _ := e.do("GET", "/api/v1/message/"+id+"/link-check", "", "Sec-Fetch-Site", "cross-site"); res.StatusCode != 403 {
+		t.Errorf("cross-site link-check: %d", res.StatusCode)
+	}
+	if res, _ := e.do("GET", "/api/v1/message/"+id+"/deliverability?links=true", "", "Sec-Fetch-Site", "cross-site"); res.StatusCode != 403 {
+		t.Errorf("cross-site deliverability with links: %d", res.StatusCode)
+	}
 	if res, body := e.do("GET", "/api/v1/message/"+id+"/sa-check", ""); res.StatusCode != 400 || !strings.Contains(string(body), "SpamAssassin") {
 		t.Errorf("sa-check without spamd: %d %s", res.StatusCode, body)
 	}

@@ -112,6 +112,8 @@ func mailpitFrame(_ context.Context, _ *Server, ev store.Event) (any, bool) {
 		return Event{Type: "truncate"}, true
 	case store.EventPrune:
 		return Event{Type: "prune"}, true
+	case store.EventSession:
+		return sessionFrame(ev)
 	case store.EventRelay:
 		if ev.Relay == nil {
 			return nil, false

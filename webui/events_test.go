@@ -97,7 +97,7 @@ func TestWebsocketEventOrder(t *testing.T) {
 	if field(ev, "Data", "ID") != sum.ID {
 		t.Errorf("delete: %v", ev)
 	}
-	e.expectOK("DELETE", "/api/v1/messages", "")
+	e.expectOK("DELETE", "/api/v1/messages", `{}`)
 	ev = nextOfType(t, c, "truncate")
 	if ev["Data"] != nil {
 		t.Errorf("truncate data: %v", ev)

@@ -42,6 +42,9 @@ func newEnv(t *testing.T, opts Options) *testEnv {
 	}
 	opts.Store = st
 	opts.Logger = log
+	if opts.Sessions == nil {
+		opts.Sessions = st
+	}
 	if opts.Static == nil {
 		opts.Static = fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>inbox</title>")}, "app.js": {Data: []byte("// js")}}
 	}

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -8,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -89,126 +92,84 @@ func mhID(id string) string {
 	return id
 }
 
-// splitMessage splits raw at the first empty line into parsed (unfolded) headers and the body.
-func splitMessage(raw []byte) (map[string][]string, []byte) {
-	headers := map[string][]string{}
-	var head, body []byte
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 && (bytes.Index(raw, []byte("\n\n")) < 0 || bytes.Index(raw, []byte("\n\n")) > i) {
-		head, body = raw[:i], raw[i+4:]
-	} else if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
-		head, body = raw[:i], raw[i+2:]
-	} else {
-		head = raw
+// headerEnd returns where the body of raw begins: after the first empty line (CRLF or LF), or
+// len(raw) when there is none.
+func headerEnd(raw []byte) int {
+	crlf, lf := bytes.Index(raw, []byte("\r\n\r\n")), bytes.Index(raw, []byte("\n\n"))
+	switch {
+	case crlf >= 0 && (lf < 0 || crlf < lf):
+		return crlf + 4
+	case lf >= 0:
+		return lf + 2
 	}
-	var name string
-	var value strings.Builder
-	flush := func() {
-		if name != "" {
-			headers[name] = append(headers[name], strings.TrimSpace(value.String()))
-		}
-		name = ""
-		value.Reset()
-	}
-	for _, line := range strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n") {
-		if line == "" {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if name != "" {
-				value.WriteString(" ")
-				value.WriteString(strings.TrimSpace(line))
-			}
-			continue
-		}
-		flush()
-		n, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		name = strings.TrimSpace(n)
-		value.WriteString(strings.TrimSpace(v))
-	}
-	flush()
-	return headers, body
+	return len(raw)
 }
 
-// mhContent builds the content of raw, with its parts when it is multipart (depth levels deep).
-func mhContent(raw []byte, depth int) (MHContent, *MHMIME) {
-	headers, body := splitMessage(raw)
-	c := MHContent{Headers: headers, Body: string(body), Size: len(body)}
-	var ct string
-	for k, v := range headers {
-		if strings.EqualFold(k, "Content-Type") && len(v) > 0 {
-			ct = v[0]
-		}
+// mhHeaders is MailHog's header map of a message, from the fields the store parsed (names as
+// the sender wrote them, values unfolded).
+func mhHeaders(fields []store.Header) map[string][]string {
+	h := make(map[string][]string, len(fields))
+	for _, f := range fields {
+		h[f.Name] = append(h[f.Name], strings.TrimSpace(f.Value))
 	}
-	mt, params, err := mime.ParseMediaType(ct)
+	return h
+}
+
+// mhTop is a message's MailHog content: the store's header fields, the raw body after them,
+// Size the length of the whole message (as MailHog counts its DATA), and the top-level parts
+// when it is multipart.
+func mhTop(m *store.Message, raw []byte) (MHContent, *MHMIME) {
+	headers := mhHeaders(m.Headers)
+	body := raw[headerEnd(raw):]
+	c := MHContent{Headers: headers, Body: string(body), Size: len(raw)}
+	return c, mhParts(headerValue(headers, "Content-Type"), body, 0)
+}
+
+// mhParts splits a multipart body into MailHog's parts (with mime/multipart, each part's body
+// raw, still transfer-encoded), nested parts as their MIME, depth levels down at most; nil when
+// the body is not multipart. A part's Size is the length of its body.
+func mhParts(contentType string, body []byte, depth int) *MHMIME {
+	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" || depth > 5 {
-		return c, nil
+		return nil
 	}
 	m := &MHMIME{Parts: []MHContent{}}
-	for _, part := range splitParts(body, params["boundary"]) {
-		pc, sub := mhContent(part, depth+1)
-		pc.MIME = sub
+	r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	for {
+		p, err := r.NextRawPart()
+		if err != nil {
+			break // io.EOF, or a malformed rest: the parts read so far
+		}
+		data, err := io.ReadAll(p)
+		if err != nil && len(data) == 0 {
+			break
+		}
+		pc := MHContent{Headers: map[string][]string(p.Header), Body: string(data), Size: len(data)}
+		pc.MIME = mhParts(p.Header.Get("Content-Type"), data, depth+1)
 		m.Parts = append(m.Parts, pc)
 	}
-	return c, m
+	return m
 }
 
-// splitParts returns the raw parts (headers and body) between boundary lines (RFC 2046 5.1.1).
-func splitParts(body []byte, boundary string) [][]byte {
-	delim := []byte("--" + boundary)
-	var parts [][]byte
-	var cur []byte
-	in := false
-	for len(body) > 0 {
-		line := body
-		next := []byte(nil)
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, next = body[:i+1], body[i+1:]
-		}
-		body = next
-		trimmed := bytes.TrimRight(line, " \t\r\n")
-		if bytes.HasPrefix(trimmed, delim) {
-			rest := trimmed[len(delim):]
-			if len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
-				if in {
-					parts = append(parts, trimEOL(cur))
-				}
-				cur, in = nil, len(rest) == 0
-				if !in {
-					break
-				}
-				continue
-			}
-		}
-		if in {
-			cur = append(cur, line...)
-		}
-	}
-	if in && cur != nil {
-		parts = append(parts, trimEOL(cur))
-	}
-	return parts
-}
-
-// trimEOL removes the line break that belongs to the next boundary.
-func trimEOL(b []byte) []byte {
-	b = bytes.TrimSuffix(b, []byte("\n"))
-	return bytes.TrimSuffix(b, []byte("\r"))
+// messageRaw is a store that reads a message and its raw bytes at once (*store.Store).
+type messageRaw interface {
+	MessageRaw(ctx context.Context, id string) (*store.Message, []byte, error)
 }
 
 // mhMessage loads one message in MailHog's shape.
 func (s *Server) mhMessageByID(ctx context.Context, id string) (MHMessage, error) {
-	m, err := s.st.Message(ctx, id)
+	var m *store.Message
+	var raw []byte
+	var err error
+	if mr, ok := s.st.(messageRaw); ok {
+		m, raw, err = mr.MessageRaw(ctx, id)
+	} else if m, err = s.st.Message(ctx, id); err == nil {
+		raw, err = s.st.Raw(ctx, id)
+	}
 	if err != nil {
 		return MHMessage{}, err
 	}
-	raw, err := s.st.Raw(ctx, id)
-	if err != nil {
-		return MHMessage{}, err
-	}
-	content, parts := mhContent(raw, 0)
+	content, parts := mhTop(m, raw)
 	out := MHMessage{
 		ID:      m.ID + "@" + mhHost,
 		From:    mhPath(m.Envelope.MailFrom),
@@ -224,42 +185,63 @@ func (s *Server) mhMessageByID(ctx context.Context, id string) (MHMessage, error
 	return out, nil
 }
 
-func (s *Server) mhList(ctx context.Context, f store.Filter, r *http.Request) (MHList, error) {
-	start, err := intParam(r, "start", 0)
+// mhList answers a page of MailHog messages matching f ({"total","count","start","items"}). Each
+// item is encoded as soon as it is built: a page of 250 messages is several megabytes of JSON,
+// which one encoding buffer would grow to by doubling and copying.
+func (s *Server) mhList(w http.ResponseWriter, r *http.Request, f store.Filter) {
+	pg, err := page(r)
 	if err != nil {
-		return MHList{}, err
+		s.fail(w, r, err)
+		return
 	}
-	limit, err := intParam(r, "limit", 50)
+	pg.Limit = min(pg.Limit, 250) // MailHog's largest page
+	start := pg.Offset
+	ctx := r.Context()
+	res, err := s.st.Search(ctx, f, pg)
 	if err != nil {
-		return MHList{}, err
+		s.fail(w, r, err)
+		return
 	}
-	if limit == 0 || limit > 250 {
-		limit = min(max(limit, 50), 250)
-	}
-	res, err := s.st.Search(ctx, f, store.Page{Offset: start, Limit: limit})
-	if err != nil {
-		return MHList{}, err
-	}
-	l := MHList{Total: res.Total, Start: start, Items: make([]MHMessage, 0, len(res.Messages))}
+	items := make([][]byte, 0, len(res.Messages))
 	for _, sum := range res.Messages {
 		m, err := s.mhMessageByID(ctx, sum.ID)
 		if err != nil {
 			continue // deleted meanwhile
 		}
-		l.Items = append(l.Items, m)
+		js, err := jsonNoEscape(m)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		items = append(items, js)
 	}
-	l.Count = len(l.Items)
-	return l, nil
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, `{"total":%d,"count":%d,"start":%d,"items":[`, res.Total, len(items), start)
+	for i, js := range items {
+		if i > 0 {
+			io.WriteString(w, ",")
+		}
+		w.Write(js)
+	}
+	io.WriteString(w, "]}\n")
+}
+
+// jsonNoEscape encodes v as writeJSON does (no HTML escaping), without the newline.
+func jsonNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // mhMessages is GET /api/v2/messages.
 func (s *Server) mhMessages(w http.ResponseWriter, r *http.Request) {
-	l, err := s.mhList(r.Context(), emptyFilter, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, l)
+	s.mhList(w, r, emptyFilter)
 }
 
 // mhSearch is GET /api/v2/search?kind=from|to|containing&query=.
@@ -281,13 +263,7 @@ func (s *Server) mhSearch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badf("kind=%q: use from, to or containing", kind))
 		return
 	}
-	f := store.Filter{Query: store.Query{Terms: []store.Term{{Field: field, Value: q}}}}
-	l, err := s.mhList(r.Context(), f, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, l)
+	s.mhList(w, r, store.Filter{Query: store.Query{Terms: []store.Term{{Field: field, Value: q}}}})
 }
 
 // mhMessage is GET /api/v1/messages/{id}.
@@ -344,7 +320,8 @@ func (s *Server) mhPartDownload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	_, parts := mhContent(raw, 0)
+	hdr, _ := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw))).ReadMIMEHeader()
+	parts := mhParts(hdr.Get("Content-Type"), raw[headerEnd(raw):], 0)
 	if parts == nil || idx >= len(parts.Parts) {
 		http.Error(w, "webui: no such part", http.StatusNotFound)
 		return

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -122,18 +123,46 @@ func TestMailHogAPI(t *testing.T) {
 	}
 }
 
-func TestSplitParts(t *testing.T) {
+func TestMailHogParts(t *testing.T) {
 	body := "preamble\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b \r\n\r\ntwo\r\n--b--\r\nepilogue"
-	parts := splitParts([]byte(body), "b")
-	if len(parts) != 2 || string(parts[0]) != "Content-Type: text/plain\r\n\r\none" || string(parts[1]) != "\r\ntwo" {
-		t.Errorf("parts %q", parts)
+	m := mhParts(`multipart/mixed; boundary="b"`, []byte(body), 0)
+	if m == nil || len(m.Parts) != 2 || m.Parts[0].Body != "one" || m.Parts[0].Headers["Content-Type"][0] != "text/plain" ||
+		m.Parts[1].Body != "two" || m.Parts[0].Size != 3 {
+		t.Errorf("parts %+v", m)
 	}
-	h, b := splitMessage([]byte("Subject: a\r\n b\r\nX: 1\r\nX: 2\r\n\r\nbody"))
-	if h["Subject"][0] != "a b" || len(h["X"]) != 2 || string(b) != "body" {
-		t.Errorf("split: %v %q", h, b)
+	if mhParts("text/plain", []byte(body), 0) != nil {
+		t.Error("parts of a text/plain body")
 	}
-	h, b = splitMessage([]byte("Subject: lf\n\nbody\r\n\r\nmore"))
-	if h["Subject"][0] != "lf" || string(b) != "body\r\n\r\nmore" {
-		t.Errorf("split LF: %v %q", h, b)
+	for raw, want := range map[string]int{"Subject: a\r\n\r\nbody": 14, "Subject: lf\n\nbody\r\n\r\nmore": 13, "Subject: none": 13} {
+		if got := headerEnd([]byte(raw)); got != want {
+			t.Errorf("headerEnd(%q) = %d, want %d", raw, got, want)
+		}
+	}
+}
+
+// TestMailHogDeleteAllAndSize: what the npm mailhog client reads: Content.Size is the whole raw
+// message (as MailHog counts DATA), and DELETE /api/v1/messages without a body answers 200 with
+// an empty body (its client parses any other answer as JSON).
+func TestMailHogDeleteAllAndSize(t *testing.T) {
+	e := newEnv(t, Options{})
+	sum := e.addRaw(store.Envelope{}, attachmentMsg)
+	raw, err := e.st.Raw(t.Context(), sum.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := e.do("GET", "/api/v2/messages", "")
+	var l MHList
+	if err := json.Unmarshal(body, &l); err != nil || len(l.Items) != 1 {
+		t.Fatalf("list %s: %v", body, err)
+	}
+	if c := l.Items[0].Content; c.Size != len(raw) || c.Size != int(sum.Size) || !strings.HasSuffix(string(raw), c.Body) {
+		t.Errorf("Content.Size %d, want the raw size %d", c.Size, len(raw))
+	}
+	res, data := e.do("DELETE", "/api/v1/messages", "")
+	if res.StatusCode != 200 || len(data) != 0 {
+		t.Errorf("DELETE without a body: %d %q, want 200 and nothing", res.StatusCode, data)
+	}
+	if _, body := e.do("GET", "/api/v2/messages", ""); !strings.Contains(string(body), `"total":0`) {
+		t.Errorf("after DELETE: %s", body)
 	}
 }

@@ -64,6 +64,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/messages/{id}/release", nil, hf(s.mhRelease)},
 	}
 	r = append(r, s.faultRoutes()...)
+	r = append(r, s.sessionRoutes()...)
 	if s.opts.Static != nil {
 		r = append(r, route{"GET", "/", []string{}, s.inbox(s.opts.Static)})
 	}

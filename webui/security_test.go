@@ -64,7 +64,7 @@ func TestCORSConfigured(t *testing.T) {
 		t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
 	}
 	// The configured origin may change state; another may not.
-	e.expectOK("DELETE", "/api/v1/messages", "", "Origin", "http://localhost:3000")
+	e.expectOK("DELETE", "/api/v1/messages", `{}`, "Origin", "http://localhost:3000")
 	if res, _ := e.do("DELETE", "/api/v1/messages", "", "Origin", "http://localhost:4000"); res.StatusCode != 403 || res.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("other origin: %d %v", res.StatusCode, res.Header)
 	}
@@ -102,7 +102,7 @@ func TestCrossSiteStateChangeRefused(t *testing.T) {
 	if l := e.getJSON("/api/v1/messages"); num(field(l, "unread")) != 1 {
 		t.Errorf("text/plain PUT had no effect: %v", l)
 	}
-	e.expectOK("DELETE", "/api/v1/messages", "", "User-Agent", "curl/8.0")
+	e.expectOK("DELETE", "/api/v1/messages", `{}`, "User-Agent", "curl/8.0")
 }
 
 func TestWebsocketForeignOriginRefused(t *testing.T) {

@@ -2,12 +2,15 @@ package webui
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/letterbox-mail/letterbox/compose"
 	"github.com/letterbox-mail/letterbox/store"
@@ -27,6 +30,7 @@ func jsonError(w http.ResponseWriter, status int, msg string) {
 // a message over the size limit (or a body too large to hold one) is 413; nothing is stored
 // unless the whole request is good.
 func (s *Server) send(w http.ResponseWriter, r *http.Request) {
+	started := time.Now()
 	limit := s.opts.MaxMessageSize
 	if limit <= 0 {
 		limit = DefaultMaxMessageSize
@@ -70,13 +74,58 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	if user, _, ok := r.BasicAuth(); ok {
 		env.Username = user
 	}
+	rec, _ := s.st.(sessionRecorder)
+	var sess *store.Session
+	if rec != nil {
+		sess = apiSession(r, started, msg)
+		env.Session, env.SessionID = sess, sess.ID
+	}
 	sum, err := s.st.Add(r.Context(), env, bytes.NewReader(msg.Raw))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if rec != nil {
+		// The session ends with the message stored, as an SMTP session ends with QUIT.
+		end := *sess
+		end.Ended, end.Outcome, end.Messages = time.Now(), store.OutcomeAPI, 1
+		end.TranscriptFrom, end.Transcript = len(sess.Transcript), []store.SessionLine{
+			{At: time.Since(started).Milliseconds(), Dir: store.SessionNote, Text: fmt.Sprintf("message of %d bytes stored as %s", len(msg.Raw), sum.ID)},
+		}
+		if err := rec.RecordSession(context.WithoutCancel(r.Context()), &end); err != nil {
+			s.log.Warn("send: recording the API session failed", "id", sum.ID, "err", err)
+		}
+	}
 	s.log.Debug("message sent through the API", "id", sum.ID, "from", msg.From, "recipients", len(msg.Recipients), "size", len(msg.Raw))
 	writeJSON(w, http.StatusOK, struct{ ID string }{sum.ID})
+}
+
+// sessionRecorder keeps session records; *store.Store is one.
+type sessionRecorder interface {
+	RecordSession(ctx context.Context, sess *store.Session) error
+}
+
+// apiSession is the session record of a send API request: who called, over what, and the
+// envelope, as an SMTP session would show them (its outcome is store.OutcomeAPI). The basic
+// auth password is not in it.
+func apiSession(r *http.Request, started time.Time, msg *compose.Message) *store.Session {
+	sess := &store.Session{ID: store.NewID(), Started: started, RemoteAddr: r.RemoteAddr, Helo: "api"}
+	if r.TLS != nil {
+		sess.TLSVersion, sess.TLSCipher = tls.VersionName(r.TLS.Version), tls.CipherSuiteName(r.TLS.CipherSuite)
+	}
+	if user, _, ok := r.BasicAuth(); ok {
+		sess.AuthMechanism, sess.AuthUsername = "HTTP Basic", user
+	}
+	at := time.Since(started).Milliseconds()
+	note := func(text string) {
+		sess.Transcript = append(sess.Transcript, store.SessionLine{At: at, Dir: store.SessionNote, Text: text})
+	}
+	note(fmt.Sprintf("%s %s: Mailpit's send API over HTTP, not SMTP", r.Method, r.URL.Path))
+	note("envelope sender <" + msg.From + ">")
+	for _, rcpt := range msg.Recipients {
+		note("envelope recipient <" + rcpt + ">")
+	}
+	return sess
 }
 
 // decodeStrict decodes a JSON object into v and says which field has the wrong type.

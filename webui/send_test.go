@@ -20,6 +20,7 @@ var tinyPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x0
 
 func TestSendWithA5MBAttachmentAndAnInlineImage(t *testing.T) {
 	e := newEnv(t, Options{Hostname: "catcher.test"})
+	e.srv.opts.Sessions = e.st
 	sub := e.st.Subscribe(0)
 	defer sub.Close()
 	big := make([]byte, 5<<20)
@@ -89,6 +90,32 @@ func TestSendWithA5MBAttachmentAndAnInlineImage(t *testing.T) {
 	if id := m.MessageID; !strings.HasSuffix(id, "@catcher.test") {
 		t.Errorf("Message-ID %q", id)
 	}
+	// A session record says it came from the API, and the message names it.
+	var full struct{ SessionID string }
+	json.Unmarshal(mustGet(t, e, "/api/v1/message/"+reply.ID), &full)
+	var sess struct {
+		Outcome, RemoteAddr, Helo string
+		Ended                     *time.Time
+		Messages                  int
+		MessageIDs                []string
+		Transcript                []struct{ Dir, Text string }
+	}
+	if full.SessionID == "" || json.Unmarshal(mustGet(t, e, "/api/v1/session/"+full.SessionID), &sess) != nil {
+		t.Fatalf("no session for the sent message (SessionID %q)", full.SessionID)
+	}
+	var lines []string
+	for _, l := range sess.Transcript {
+		lines = append(lines, l.Dir+" "+l.Text)
+	}
+	transcript := strings.Join(lines, "\n")
+	if sess.Outcome != "api" || sess.Ended == nil || sess.Messages != 1 || len(sess.MessageIDs) != 1 || sess.MessageIDs[0] != reply.ID ||
+		!strings.HasPrefix(sess.RemoteAddr, "127.0.0.1:") ||
+		!strings.Contains(transcript, "* POST /api/v1/send: Mailpit's send API over HTTP, not SMTP") ||
+		!strings.Contains(transcript, "* envelope recipient <audit@example.com>") ||
+		!strings.Contains(transcript, "stored as "+reply.ID) {
+		t.Errorf("session %+v\n%s", sess, transcript)
+	}
+
 	// The inline image is served from the message's parts, as for SMTP mail.
 	res, png := e.do("GET", "/api/v1/message/"+reply.ID+"/part/"+m.Inline[0].PartID, "")
 	if res.StatusCode != 200 || !bytes.Equal(png, tinyPNG) {
@@ -157,4 +184,14 @@ func TestSendFromAForeignSiteIsRefused(t *testing.T) {
 	if res.StatusCode != 403 {
 		t.Errorf("cross-site send: %d", res.StatusCode)
 	}
+}
+
+// mustGet GETs path and returns the body of a 200.
+func mustGet(t *testing.T, e *testEnv, path string) []byte {
+	t.Helper()
+	res, body := e.do("GET", path, "")
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+	}
+	return body
 }

@@ -121,6 +121,8 @@ type Options struct {
 	Deliverability Deliverability
 	// LinkChecker checks links for /link-check; nil answers 400.
 	LinkChecker LinkChecker
+	// Sessions is where SMTP session transcripts are read (/api/v1/sessions); nil answers 404.
+	Sessions SessionStore
 	// Faults is the SMTP policy engine behind /api/v1/chaos, /api/v1/chaos/rules and
 	// /api/v2/jim; nil answers as Mailpit and MailHog do with chaos and Jim off.
 	Faults Faults

@@ -98,6 +98,7 @@ type Message struct {
 	Inline          []Attachment
 	Attachments     []Attachment
 	Envelope        Envelope
+	SessionID       string // letterbox: the SMTP session that delivered it (/api/v1/session/{ID}); "" when not known
 	Structure       store.Node
 	ParseErrors     []string
 	HeadersList     []store.Header
@@ -166,6 +167,7 @@ func messageJSON(m *store.Message) Message {
 		Inline: attachmentsJSON(m.Inline), Attachments: attachmentsJSON(m.Attachments),
 		Envelope: Envelope{MailFrom: m.Envelope.MailFrom, Recipients: nonNil(m.Envelope.Recipients),
 			Helo: m.Envelope.Helo, RemoteAddr: m.Envelope.RemoteAddr, Username: m.Envelope.Username, TLS: m.Envelope.TLS},
+		SessionID:   m.Envelope.SessionID,
 		Structure:   m.Structure,
 		ParseErrors: nonNil(m.ParseErrors),
 		HeadersList: headersList(m.Headers),

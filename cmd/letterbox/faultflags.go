@@ -21,6 +21,7 @@ type faultFlags struct {
 	ChaosTriggers    string
 	InviteJim        bool
 	AcceptRecipients string
+	MaxSessions      int
 }
 
 // seedFlag is an optional unsigned number (--chaos-seed): unset draws a seed at random.
@@ -49,6 +50,7 @@ func declareFaultFlags(fs *flag.FlagSet, cfg *config) {
 	fs.BoolVar(&f.EnableChaos, "enable-chaos", false, "enable Mailpit's chaos API, /api/v1/chaos ["+envName("enable-chaos")+"]")
 	fs.StringVar(&f.ChaosTriggers, "chaos-triggers", "", "Mailpit's chaos triggers to start with, e.g. Sender:451:10,Recipient:550:5 (enables chaos) ["+envName("chaos-triggers")+"]")
 	fs.BoolVar(&f.InviteJim, "invite-jim", false, "start with MailHog's chaos monkey Jim on (/api/v2/jim) ["+envName("invite-jim")+"]")
+	fs.IntVar(&f.MaxSessions, "max-sessions", 10000, "SMTP session transcripts kept, the oldest deleted first; -1 keeps all ["+envName("max-sessions")+"]")
 	fs.StringVar(&f.AcceptRecipients, "smtp-accept-recipients", "", "accept only these recipients, comma-separated addresses and globs or @FILE; others get 550 5.1.1 (default: all) ["+envName("smtp-accept-recipients")+"]")
 }
 
@@ -61,6 +63,7 @@ func faultConfig(f faultFlags) catcher.Faults {
 		ChaosTriggers:    f.ChaosTriggers,
 		InviteJim:        f.InviteJim,
 		AcceptRecipients: f.AcceptRecipients,
+		MaxSessions:      f.MaxSessions,
 	}
 }
 

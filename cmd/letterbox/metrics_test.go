@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/smtp"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,6 +155,30 @@ func basic(user, pass string) string {
 	req, _ := http.NewRequest("GET", "/", nil)
 	req.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
+
+// TestMetricsRefusedByRules: a recipient an --smtp-rules rule refuses is counted.
+func TestMetricsRefusedByRules(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte("rules:\n  - stage: rcpt\n    to: \"bounce-*@*\"\n    reply: {code: 550, text: unknown}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addrs, cancel, done := startBinary(t, "--db", filepath.Join(dir, "r.db"), "--smtp", "127.0.0.1:0",
+		"--http", "127.0.0.1:0", "--pop3", "off", "--imap", "off", "--smtp-rules", rules)
+	defer func() { cancel(); <-done }()
+	c, err := smtp.Dial(addrs["smtp"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("bounce-1@example.com"); err == nil {
+		t.Fatal("the rule did not refuse the recipient")
+	}
+	waitSample(t, addrs["http"], "", "", "letterbox_smtp_refused_by_rules_total", 1)
 }
 
 func TestMetricsOff(t *testing.T) {

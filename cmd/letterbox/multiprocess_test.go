@@ -245,6 +245,32 @@ func TestTwoProcessesShareOneDatabase(t *testing.T) {
 	pop.expect("+OK 1 ")
 	pop.send("QUIT")
 
+	// The SMTP session's record, written by A, reaches B's websocket once it ended, and B's API.
+	var session map[string]any
+	for session == nil {
+		data, _ := waitFor("session")["Data"].(map[string]any)
+		if out, _ := data["Outcome"].(string); out != "" {
+			session = data
+		}
+	}
+	if session["Messages"] != 1.0 || session["Helo"] != "client.test" {
+		t.Fatalf("B's session event: %v", session)
+	}
+	res, err := http.Get("http://" + b.addrs["http"] + "/api/v1/session/" + session["ID"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detail struct {
+		MessageIDs []string
+		Transcript []struct{ Dir, Text string }
+	}
+	err = json.NewDecoder(res.Body).Decode(&detail)
+	res.Body.Close()
+	if err != nil || len(detail.MessageIDs) != 1 || detail.MessageIDs[0] != id || len(detail.Transcript) < 8 ||
+		!strings.Contains(fmt.Sprint(detail.Transcript), "RCPT TO:<dev@example.com>") {
+		t.Fatalf("B's /api/v1/session of A's session: %+v, %v", detail, err)
+	}
+
 	// Read state set through B reaches A's websocket; a delete through A reaches B's IMAP.
 	wsA, _, err := websocket.DefaultDialer.Dial("ws://"+a.addrs["http"]+"/api/events", nil)
 	if err != nil {

@@ -374,3 +374,35 @@ func TestRelayFlags(t *testing.T) {
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestRelayRefusedRecipient: the second letterbox accepts only bob@example.com
+// (--smtp-accept-recipients): a release to bob and nobody reaches bob and answers 502 naming
+// nobody's 550; a release to nobody alone sends nothing; auto-relay to nobody fails at the
+// first try (a 5xx is final), while bob's copy goes through.
+func TestRelayRefusedRecipient(t *testing.T) {
+	up := startUpstream(t, "--smtp-accept-recipients", "bob@example.com")
+	c := startCatcher(t, catcher.Config{Relay: &relay.Config{Host: "127.0.0.1", Port: port(t, up.addrs["smtp"])}})
+	sum, _ := c.Store.Add(context.Background(), store.Envelope{MailFrom: "app@example.com", Recipients: []string{"x@example.com"}},
+		strings.NewReader("From: app@example.com\r\nTo: x@example.com\r\nSubject: refused in part\r\n\r\nhello\r\n"))
+	url := "http://" + c.Addr("http") + "/api/v1/message/" + sum.ID + "/release"
+	code, body, _ := post(t, url, `{"To":["bob@example.com","nobody@example.com"]}`)
+	if code != 502 || !strings.Contains(body, "sent to bob@example.com") || !strings.Contains(body, "<nobody@example.com>: 550 5.1.1") {
+		t.Errorf("partly refused release: %d %q", code, body)
+	}
+	code, body, _ = post(t, url, `{"To":["nobody@example.com"]}`)
+	if code != 502 || !strings.Contains(body, "every recipient refused") || !strings.Contains(body, "550 5.1.1") {
+		t.Errorf("refused release: %d %q", code, body)
+	}
+	got := messages(t, up.addrs["http"])
+	if len(got) != 1 || strings.Join(got[0].Envelope.Recipients, ",") != "bob@example.com" {
+		t.Fatalf("the second letterbox has %+v", got)
+	}
+
+	auto := startProcess(t, "--db", filepath.Join(t.TempDir(), "auto.db"), "--relay-host", "127.0.0.1", "--relay-port", strconv.Itoa(port(t, up.addrs["smtp"])), "--relay-all")
+	sendPlain(t, auto.addrs["smtp"], "app@example.com", "nobody@example.com", "From: app@example.com\r\nTo: nobody@example.com\r\nSubject: to nobody\r\n\r\nhello\r\n")
+	id := messages(t, auto.addrs["http"])[0].ID
+	waitUntil(t, 20*time.Second, "the refused auto-relay to fail", func() bool { s, _, _ := relayState(t, auto.addrs["http"], id); return s == "failed" })
+	if _, attempts, reply := relayState(t, auto.addrs["http"], id); attempts != 1 || !strings.Contains(reply, "550 5.1.1") {
+		t.Errorf("failed after %d attempts: %q", attempts, reply)
+	}
+}

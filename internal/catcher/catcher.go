@@ -28,7 +28,7 @@ import (
 	"github.com/letterbox-mail/letterbox/smtpd"
 	"github.com/letterbox-mail/letterbox/store"
 	"github.com/letterbox-mail/letterbox/store/postgres"
-	"github.com/letterbox-mail/letterbox/webhook"
+	"github.com/letterbox-mail/letterbox/webhook/sender"
 	"github.com/letterbox-mail/letterbox/webui"
 )
 
@@ -70,7 +70,7 @@ type Config struct {
 	MCP            bool // build the MCP server (Catcher.MCP): at /mcp when HTTP listens, and for ServeStdio
 	MCPAllowDelete bool // offer the MCP tool that deletes messages
 
-	WebhookURLs   []string // each new message is POSTed to each of these (package webhook)
+	WebhookURLs   []string // each new message is POSTed to each of these (package webhook/sender)
 	WebhookSecret string   // signs the webhook bodies; "" leaves them unsigned
 
 	Relay           *relay.Config // the SMTP relay releases go through; nil or no Host: none
@@ -117,7 +117,7 @@ type Catcher struct {
 	// MCP is the MCP server, nil unless Config.MCP. Its tools use the HTTP API in-process.
 	MCP *mcpserver.Server
 	// Webhooks sends the webhooks (its Stats count them), nil without WebhookURLs.
-	Webhooks *webhook.Sender
+	Webhooks *sender.Sender
 	// Relay sends releases on, nil without a relay or release hosts.
 	Relay *relay.Relay
 	// RelayWorker delivers the store's relay queue, nil without a relay.
@@ -157,7 +157,8 @@ func New(ctx context.Context, cfg Config) (*Catcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger}
+	opts := store.Options{Path: cfg.DB, MaxMessages: cfg.MaxMessages, MaxAge: cfg.MaxAge, Hostname: cfg.Hostname, Logger: cfg.Logger,
+		MaxSessions: cfg.Faults.MaxSessions}
 	if opts.RelayMatching, err = relayMatching(cfg); err != nil {
 		return nil, err
 	}
@@ -259,6 +260,9 @@ func (c *Catcher) build() error {
 			Metrics:      c.metrics.Handler(),
 			MCP:          c.buildMCP(),
 			Faults:       c.Policy,
+		}
+		if ss, ok := c.Store.(webui.SessionStore); ok {
+			opts.Sessions = ss
 		}
 		c.relayOptions(&opts)
 		if err := c.buildChecks(&opts); err != nil {

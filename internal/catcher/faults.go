@@ -9,15 +9,18 @@ import (
 )
 
 // Faults configures the SMTP policy engine (package policy): letterbox's rules, Mailpit's chaos,
-// MailHog's Jim and recipient verification. The zero value injects nothing and accepts every
-// recipient; the APIs can still turn rules and Jim on (chaos needs EnableChaos, as in Mailpit).
+// MailHog's Jim and recipient verification; and how many session transcripts are kept. The zero
+// value injects nothing and accepts every recipient; the APIs can still turn rules and Jim on
+// (chaos needs EnableChaos, as in Mailpit).
 type Faults struct {
-	RulesFile        string  // a YAML or JSON rules file, read at start and by ReloadRules (SIGHUP)
-	ChaosSeed        *uint64 // seeds the random draws, so that a run repeats; nil draws one
-	EnableChaos      bool    // Mailpit's chaos API (/api/v1/chaos)
-	ChaosTriggers    string  // Mailpit's --chaos-triggers ("Sender:451:10,..."); enables chaos
-	InviteJim        bool    // start with MailHog's Jim on, with MailHog's defaults
-	AcceptRecipients string  // recipients accepted: comma-separated addresses and globs, or @FILE
+	RulesFile        string        // a YAML or JSON rules file, read at start and by ReloadRules (SIGHUP)
+	Rules            []policy.Rule // rules given directly (letterboxtest.WithSMTPRules), after the file's
+	ChaosSeed        *uint64       // seeds the random draws, so that a run repeats; nil draws one
+	EnableChaos      bool          // Mailpit's chaos API (/api/v1/chaos)
+	ChaosTriggers    string        // Mailpit's --chaos-triggers ("Sender:451:10,..."); enables chaos
+	InviteJim        bool          // start with MailHog's Jim on, with MailHog's defaults
+	AcceptRecipients string        // recipients accepted: comma-separated addresses and globs, or @FILE
+	MaxSessions      int           // SMTP session transcripts kept; 0 means store.DefaultMaxSessions, negative all
 }
 
 // buildPolicy makes the policy engine from the configuration.
@@ -48,6 +51,7 @@ func buildPolicy(f Faults, cfg Config) (*policy.Engine, error) {
 		}
 		opts.Rules = rules
 	}
+	opts.Rules = append(opts.Rules, f.Rules...)
 	return policy.New(opts)
 }
 

@@ -19,6 +19,8 @@ func smtpMetrics(reg *metrics.Registry, srv *smtpd.Server) {
 		stat(func(s smtpd.Stats) int64 { return s.ConnectionsRefused }))
 	reg.CounterFunc("smtp_messages_accepted_total", "Messages stored and acknowledged with 250.", stat(func(s smtpd.Stats) int64 { return s.SMTPAccepted }))
 	reg.CounterFunc("smtp_accepted_bytes_total", "Bytes of the messages acknowledged with 250, as received.", stat(func(s smtpd.Stats) int64 { return s.SMTPAcceptedSize }))
+	reg.CounterFunc("smtp_refused_by_rules_total", "SMTP commands refused or connections dropped by the policy (--smtp-rules, chaos, Jim, recipient checks).",
+		stat(func(s smtpd.Stats) int64 { return s.PolicyRefused }))
 	reg.CounterFunc("smtp_messages_rejected_total", "Messages refused: too big, a line too long, or a storage failure.",
 		stat(func(s smtpd.Stats) int64 { return s.SMTPRejected }))
 }

@@ -38,17 +38,24 @@ func Server(t testing.TB) string {
 	return u
 }
 
+// connect connects to the test server (skipping or failing t without one) for 30 s at most.
+func connect(t testing.TB) (server string, admin *pgx.Conn, ctx context.Context, done func()) {
+	t.Helper()
+	server = Server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		cancel()
+		t.Fatalf("pgtest: connect to %s: %v", EnvVar, err)
+	}
+	return server, admin, ctx, func() { admin.Close(context.Background()); cancel() }
+}
+
 // Database creates an empty database for t, dropped when t ends, and returns its URL.
 func Database(t testing.TB) string {
 	t.Helper()
-	server := Server(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		t.Fatalf("pgtest: connect to %s: %v", EnvVar, err)
-	}
-	defer admin.Close(context.Background())
+	server, admin, ctx, done := connect(t)
+	defer done()
 	var b [6]byte
 	rand.Read(b[:])
 	name := "letterbox_test_" + hex.EncodeToString(b[:])
@@ -166,4 +173,27 @@ func (p *Proxy) Restore() {
 		p.t.Fatalf("pgtest: restore the proxy on %s: %v", p.addr, err)
 	}
 	p.serve(l)
+}
+
+// Kept returns the URL of the database name on the test server, creating it when missing, and
+// whether it existed: benchmarks seed one once and keep it between runs (DROP DATABASE to reseed).
+func Kept(t testing.TB, name string) (string, bool) {
+	t.Helper()
+	server, admin, ctx, done := connect(t)
+	defer done()
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			t.Fatalf("pgtest: create database: %v", err)
+		}
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String(), exists
 }

@@ -26,20 +26,7 @@ const StartTimeout = 90 * time.Second
 // Start runs spamd until the test ends and returns its host:port.
 func Start(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("spamd")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/spamd", "/usr/bin/spamd"} {
-			if _, e := os.Stat(p); e == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("spamd is not installed (apt-get install spamd)")
-		}
-		t.Skip("spamd is not installed (apt-get install spamd)")
-	}
+	bin := lookSpamd(t)
 	home, err := os.MkdirTemp("", "letterbox-spamd-")
 	if err != nil {
 		t.Fatal(err)
@@ -55,22 +42,10 @@ func Start(t testing.TB) string {
 		"-s", "stderr",
 	}
 	if os.Geteuid() == 0 {
-		nobody, err := user.Lookup("nobody")
-		if err != nil {
-			t.Fatalf("spamdtest: %v", err)
-		}
-		uid, _ := strconv.Atoi(nobody.Uid)
-		gid, _ := strconv.Atoi(nobody.Gid)
-		if err := os.Chmod(home, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(home, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "-u", "nobody")
+		args = append(args, asNobody(t, home)...)
 	}
 	cmd := exec.Command(bin, args...)
-	logf, err := os.Create(filepath.Join(os.TempDir(), fmt.Sprintf("letterbox-spamd-%d.log", os.Getpid())))
+	logf, err := os.Create(filepath.Join(home, "spamd.log")) // one per spamd: a test may start two
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +65,6 @@ func Start(t testing.TB) string {
 			<-done
 		}
 		logf.Close()
-		os.Remove(logf.Name())
 	})
 	deadline := time.Now().Add(StartTimeout)
 	for {
@@ -108,6 +82,43 @@ func Start(t testing.TB) string {
 			t.Fatalf("spamdtest: spamd did not answer within %v: %s", StartTimeout, log)
 		}
 	}
+}
+
+// lookSpamd returns spamd's path; without one it skips t, or fails it when CI=true.
+func lookSpamd(t testing.TB) string {
+	t.Helper()
+	if bin, err := exec.LookPath("spamd"); err == nil {
+		return bin
+	}
+	for _, p := range []string{"/usr/sbin/spamd", "/usr/bin/spamd"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("spamd is not installed (apt-get install spamd)")
+	}
+	t.Skip("spamd is not installed (apt-get install spamd)")
+	return ""
+}
+
+// asNobody gives home to the user nobody and returns the arguments that make spamd, started as
+// root, run as nobody (it refuses to run as root).
+func asNobody(t testing.TB, home string) []string {
+	t.Helper()
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("spamdtest: %v", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	if err := os.Chmod(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-u", "nobody"}
 }
 
 // listening finds the loopback TCP port process pid listens on, from /proc: the socket inodes

@@ -20,7 +20,14 @@ type note struct {
 	UIDs   []int64  `json:"u,omitempty"`
 	IDs    []string `json:"i,omitempty"`
 	Read   *bool    `json:"r,omitempty"`
+	Del    *bool    `json:"d,omitempty"` // for noteFlag: the \Deleted flag
 	Jobs   []int64  `json:"j,omitempty"` // for noteNew: the auto-relay jobs queued with the messages
+	Sess   []int64  `json:"x,omitempty"` // for noteNew: the messages that came with their session's record
+
+	// For noteNew, what goes with each message (by UID), put in Jobs and Sess of the part of the
+	// notification that names it.
+	jobOf       map[int64]int64
+	withSession map[int64]bool
 }
 
 // The kinds of note.
@@ -32,35 +39,52 @@ const (
 	notePrune    = "prune"    // retention deleted messages: UIDs
 	noteTruncate = "truncate" // every message deleted
 	noteRelay    = "relay"    // relay jobs changed: their numbers (in UIDs) and messages' IDs
+	noteSession  = "session"  // session records written without a message: their IDs
+	noteFlag     = "flag"     // the \Deleted flag set to Del: UIDs and IDs
 )
 
 // noteChunk is the most messages one notification names: PostgreSQL's payloads hold 8,000 bytes.
 const noteChunk = 180
 
-// notify sends n (in chunks, each numbered: see sequencer) inside tx, and registers evs, this
-// process's events of the change, to be published when the listener gets them back.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx, n note, evs []store.Event) error {
-	n.Origin = s.instance
-	var parts []note
-	for {
+// parts splits n into notifications of noteChunk messages (or IDs, for a note without UIDs) at most.
+func (n note) parts() []note {
+	size := max(len(n.UIDs), len(n.IDs))
+	var out []note
+	for from := 0; from == 0 || from < size; from += noteChunk {
+		to := min(from+noteChunk, size)
 		part := n
-		if len(part.UIDs) > noteChunk {
-			part.UIDs = part.UIDs[:noteChunk]
-			if part.IDs != nil {
-				part.IDs = part.IDs[:noteChunk]
+		part.jobOf, part.withSession = nil, nil
+		if n.UIDs != nil {
+			part.UIDs = n.UIDs[from:to]
+		}
+		if n.IDs != nil {
+			part.IDs = n.IDs[from:to]
+		}
+		for _, uid := range part.UIDs {
+			if job, ok := n.jobOf[uid]; ok {
+				part.Jobs = append(part.Jobs, job)
+			}
+			if n.withSession[uid] {
+				part.Sess = append(part.Sess, uid)
 			}
 		}
-		if len(n.UIDs) > noteChunk {
-			part.Jobs = nil // with the last part
-		}
-		parts = append(parts, part)
-		if len(n.UIDs) <= noteChunk {
-			break
-		}
-		n.UIDs = n.UIDs[noteChunk:]
-		if n.IDs != nil {
-			n.IDs = n.IDs[noteChunk:]
-		}
+		out = append(out, part)
+	}
+	return out
+}
+
+// notify sends n (in parts, each numbered: see sequencer) inside tx, and registers evs, this
+// process's events of the change, to be published when the listener gets them back.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx, n note, evs []store.Event) error {
+	return s.notifyAll(ctx, tx, []note{n}, evs)
+}
+
+// notifyAll sends every note of notes, in order, and registers evs as notify does.
+func (s *Store) notifyAll(ctx context.Context, tx pgx.Tx, notes []note, evs []store.Event) error {
+	var parts []note
+	for _, n := range notes {
+		n.Origin = s.instance
+		parts = append(parts, n.parts()...)
 	}
 	var last int64
 	if err := tx.QueryRow(ctx, "UPDATE counters SET seq = seq + $1 RETURNING seq", len(parts)).Scan(&last); err != nil {
@@ -86,7 +110,7 @@ func (s *Store) notify(ctx context.Context, tx pgx.Tx, n note, evs []store.Event
 // connection is lost it reconnects; notifications sent meanwhile are lost, so every subscriber
 // is then dropped with store.ErrLagged (the servers reload, websocket clients reconnect).
 func (s *Store) listen(ready chan<- error) {
-	defer s.done.Done()
+	defer s.listener.Done()
 	ctx := s.stopCtx
 	first := true
 	delay := 50 * time.Millisecond
@@ -202,8 +226,15 @@ func (s *Store) eventsOf(ctx context.Context, n note) ([]store.Event, error) {
 				relays[j.UID] = store.RelayEvent(j)
 			}
 		}
+		sessions, err := s.sessionsOfMessages(ctx, n.Sess)
+		if err != nil {
+			return nil, err
+		}
 		for i := range sums {
 			evs = append(evs, store.Event{Type: store.EventNew, Summary: &sums[i], ID: sums[i].ID, UID: sums[i].UID})
+			if ss, ok := sessions[sums[i].UID]; ok {
+				evs = append(evs, store.SessionEvent(ss))
+			}
 			if ev, ok := relays[sums[i].UID]; ok {
 				evs = append(evs, ev)
 			}
@@ -220,6 +251,10 @@ func (s *Store) eventsOf(ctx context.Context, n note) ([]store.Event, error) {
 		for i, uid := range n.UIDs {
 			evs = append(evs, store.Event{Type: store.EventUpdate, ID: at(n.IDs, i), UID: uid, Tags: tags[uid]})
 		}
+	case noteFlag:
+		for i, uid := range n.UIDs {
+			evs = append(evs, store.Event{Type: store.EventFlag, ID: at(n.IDs, i), UID: uid, Deleted: n.Del})
+		}
 	case noteDelete:
 		for i, uid := range n.UIDs {
 			evs = append(evs, store.Event{Type: store.EventDelete, ID: at(n.IDs, i), UID: uid})
@@ -228,6 +263,14 @@ func (s *Store) eventsOf(ctx context.Context, n note) ([]store.Event, error) {
 		evs = append(evs, store.Event{Type: store.EventPrune, UIDs: n.UIDs})
 	case noteTruncate:
 		evs = append(evs, store.TruncateEvent(0))
+	case noteSession:
+		list, err := s.readSessions(ctx, "s.id = ANY($1)", n.IDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, ss := range list {
+			evs = append(evs, store.SessionEvent(ss))
+		}
 	case noteRelay:
 		jobs, err := s.relayJobs(ctx, "j.job = ANY($1)", n.UIDs)
 		if err != nil {

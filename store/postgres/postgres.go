@@ -76,7 +76,9 @@ type Store struct {
 	stop     chan struct{}
 	stopCtx  context.Context // cancelled by Close: ends the listener
 	cancel   context.CancelFunc
-	done     sync.WaitGroup
+	done     sync.WaitGroup // the writer and retention
+	replies  sync.WaitGroup // batches committed, waiting for their events to be published
+	listener sync.WaitGroup
 
 	mu        sync.RWMutex // guards closed against sends on writes
 	closed    bool
@@ -113,6 +115,9 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	// their commit to be flushed.
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	cfg.ConnConfig.RuntimeParams["application_name"] = "letterbox"
+	// Plan every search for its own values: a generic plan cannot tell a rare word's tsquery from
+	// a common one's and scans every message (1.4 s instead of 1 ms at 100,000 messages).
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	cfg.HealthCheckPeriod = 5 * time.Second
 	var b [6]byte
 	rand.Read(b[:])
@@ -147,7 +152,8 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 	}
 	s.stopCtx, s.cancel = context.WithCancel(context.Background())
 	listening := make(chan error, 1)
-	s.done.Add(3)
+	s.listener.Add(1)
+	s.done.Add(2)
 	go s.listen(listening)
 	go s.writer()
 	go s.retention()
@@ -222,10 +228,13 @@ func (s *Store) Close() error {
 		s.closed = true
 		close(s.stop)
 		s.mu.Unlock()
+		// The messages queued are committed and their events published before the listener stops.
+		s.done.Wait()
+		s.replies.Wait()
 		if s.cancel != nil {
 			s.cancel()
 		}
-		s.done.Wait()
+		s.listener.Wait()
 		s.hub.Close()
 		if s.in != nil {
 			s.in.Close()

@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/letterbox-mail/letterbox/store"
 )
@@ -198,6 +201,53 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
+// query is a compiled Filter: FROM messages m (joined to the full-text matches of its first
+// positive text term, when it has one) WHERE cond.
+type query struct {
+	with string // "WITH hits AS MATERIALIZED (...) " or ""
+	from string
+	cond string
+	only bool // the driving term is the whole filter: hits are the answer
+}
+
+// compile compiles f. Its first positive text term drives the query: its matches are found
+// once in the GIN index (MATERIALIZED), then each is looked up in messages by its key (LATERAL,
+// OFFSET 0 keeps it so). PostgreSQL cannot estimate how many messages a prefix tsquery matches;
+// left to itself it walks every message newest first testing each one's tsvector (1.4 s for a
+// word no message has, at 100,000 messages) or hashes the whole messages table (0.4 s).
+func compile(f store.Filter, alts [][]string, a *args) query {
+	for i, t := range f.Query.Terms {
+		if t.Negate {
+			continue
+		}
+		var ta []string
+		if i < len(alts) {
+			ta = alts[i]
+		}
+		q, exact, ok := tsquery(t, ta)
+		if !ok {
+			continue
+		}
+		rest := f
+		rest.Query.Terms = slices.Delete(slices.Clone(f.Query.Terms), i, i+1)
+		var restAlts [][]string
+		if alts != nil {
+			restAlts = slices.Delete(slices.Clone(alts), i, i+1)
+		}
+		out := query{
+			with: "WITH hits AS MATERIALIZED (SELECT uid FROM search WHERE words @@ " + a.add(q) + "::tsquery) ",
+			from: "hits CROSS JOIN LATERAL (SELECT * FROM messages WHERE uid = hits.uid OFFSET 0) m",
+		}
+		out.cond = where(rest, restAlts, a)
+		out.only = out.cond == "true" && exact == ""
+		if exact != "" {
+			out.cond += " AND " + exact + " ILIKE " + a.add(likePattern(jsonFragment(t.Value))) + ` ESCAPE '\'`
+		}
+		return out
+	}
+	return query{from: "messages m", cond: where(f, alts, a)}
+}
+
 // where compiles f into a condition on messages m, adding its arguments to a.
 func where(f store.Filter, alts [][]string, a *args) string {
 	conds := []string{"true"}
@@ -305,35 +355,91 @@ func (s *Store) Search(ctx context.Context, f store.Filter, p store.Page) (store
 		return res, err
 	}
 	var a args
-	cond := where(f, alts, &a)
-	if isZero(f) {
-		err = s.pool.QueryRow(ctx, "SELECT total, unread FROM counters").Scan(&res.Total, &res.Unread)
-	} else {
-		err = s.pool.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE NOT m.read) FROM messages m WHERE "+cond, a...).Scan(&res.Total, &res.Unread)
-	}
+	q := compile(f, alts, &a)
+	err = s.searchTx(ctx, func(tx pgx.Tx) error {
+		if err := count(ctx, tx, f, q, a, &res); err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		return s.page(ctx, tx, q, a, p, &res)
+	})
 	if err != nil {
-		return res, fmt.Errorf("postgres: count: %w", unavailable(err))
+		return store.Result{Messages: []store.Summary{}}, fmt.Errorf("postgres: search: %w", unavailable(err))
 	}
+	return res, nil
+}
+
+// searchTx runs fn in a read-only transaction (one snapshot for a count and its page) in which
+// the planner takes the index a query has rather than scanning a table: it does not count the
+// cost of reading each message's tsvector out of line, and for a word most messages have would
+// test every one (2.2 s at 100,000 messages) instead of taking the GIN index's list (0.18 s).
+func (s *Store) searchTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// count sets res.Total and res.Unread: from the counters for every message, from the GIN
+// matches alone for a one-term search.
+func count(ctx context.Context, tx pgx.Tx, f store.Filter, q query, a args, res *store.Result) error {
+	switch {
+	case isZero(f):
+		return tx.QueryRow(ctx, "SELECT total, unread FROM counters").Scan(&res.Total, &res.Unread)
+	case q.only:
+		return countHits(ctx, tx, q, a, res)
+	}
+	return tx.QueryRow(ctx, q.with+"SELECT count(*), count(*) FILTER (WHERE NOT m.read) FROM "+q.from+" WHERE "+q.cond, a...).Scan(&res.Total, &res.Unread)
+}
+
+// page reads one page of q's messages, newest first, into res.Messages.
+func (s *Store) page(ctx context.Context, tx pgx.Tx, q query, a args, p store.Page, res *store.Result) error {
 	limit := "ALL"
 	if p.Limit > 0 {
 		limit = a.add(p.Limit)
 	}
-	rows, err := s.pool.Query(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE "+cond+" ORDER BY m.uid DESC LIMIT "+limit+" OFFSET "+a.add(max(p.Offset, 0)), a...)
+	// The page's UIDs first: PostgreSQL would compute every skipped row's columns (tags
+	// included) before OFFSET drops them.
+	uids := "SELECT m.uid FROM " + q.from + " WHERE " + q.cond + " ORDER BY m.uid DESC"
+	if q.only {
+		uids = "SELECT uid FROM hits ORDER BY uid DESC"
+	}
+	rows, err := tx.Query(ctx, q.with+"SELECT "+summaryColumns+" FROM messages m WHERE m.uid IN ("+uids+
+		" LIMIT "+limit+" OFFSET "+a.add(max(p.Offset, 0))+") ORDER BY m.uid DESC", a...)
 	if err != nil {
-		return res, fmt.Errorf("postgres: search: %w", unavailable(err))
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		sum, err := scanSummary(rows)
 		if err != nil {
-			return res, fmt.Errorf("postgres: search: %w", err)
+			return err
 		}
 		res.Messages = append(res.Messages, sum)
 	}
-	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("postgres: search: %w", unavailable(err))
+	return rows.Err()
+}
+
+// countHits counts the matches of a one-term search, and the unread ones: none to look up when
+// the counters say every message is unread, or none is.
+func countHits(ctx context.Context, tx pgx.Tx, q query, a args, res *store.Result) error {
+	var total, unread int
+	if err := tx.QueryRow(ctx, "SELECT total, unread FROM counters").Scan(&total, &unread); err != nil {
+		return err
 	}
-	return res, nil
+	if err := tx.QueryRow(ctx, q.with+"SELECT count(*) FROM hits", a...).Scan(&res.Total); err != nil {
+		return err
+	}
+	switch unread {
+	case total:
+		res.Unread = res.Total
+		return nil
+	case 0:
+		res.Unread = 0
+		return nil
+	}
+	return tx.QueryRow(ctx, q.with+"SELECT count(*) FROM "+q.from+" WHERE NOT m.read", a...).Scan(&res.Unread)
 }
 
 // Index lists the messages f selects, oldest first, with only what POP3 and IMAP need.
@@ -343,22 +449,26 @@ func (s *Store) Index(ctx context.Context, f store.Filter) ([]store.Entry, error
 		return nil, err
 	}
 	var a args
-	rows, err := s.pool.Query(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created FROM messages m WHERE "+where(f, alts, &a)+" ORDER BY m.uid", a...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: index: %w", unavailable(err))
-	}
-	defer rows.Close()
+	q := compile(f, alts, &a)
 	entries := []store.Entry{}
-	for rows.Next() {
-		var e store.Entry
-		var created int64
-		if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created); err != nil {
-			return nil, fmt.Errorf("postgres: index: %w", err)
+	err = s.searchTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q.with+"SELECT m.uid, m.id, m.size, m.read, m.created, m.deleted FROM "+q.from+" WHERE "+q.cond+" ORDER BY m.uid", a...)
+		if err != nil {
+			return err
 		}
-		e.Created = micros(created)
-		entries = append(entries, e)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var e store.Entry
+			var created int64
+			if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created, &e.Deleted); err != nil {
+				return err
+			}
+			e.Created = micros(created)
+			entries = append(entries, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("postgres: index: %w", unavailable(err))
 	}
 	return entries, nil

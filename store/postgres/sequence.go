@@ -88,8 +88,8 @@ func (q *sequencer) advanceLocked() {
 	q.published = make(chan struct{})
 }
 
-// wait returns once notification n is published, or after timeout (false).
-func (q *sequencer) wait(n int64, timeout time.Duration) bool {
+// wait returns once notification n is published, or after timeout or when stop is closed (false).
+func (q *sequencer) wait(n int64, timeout time.Duration, stop <-chan struct{}) bool {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
@@ -103,6 +103,8 @@ func (q *sequencer) wait(n int64, timeout time.Duration) bool {
 		case <-ch:
 		case <-deadline.C:
 			return false
+		case <-stop:
+			return false
 		}
 	}
 }
@@ -112,9 +114,12 @@ func (q *sequencer) wait(n int64, timeout time.Duration) bool {
 // will reload).
 const publishWait = 5 * time.Second
 
-// published waits for the events of tx, which committed, to be published.
-func (s *Store) awaitPublished(tx pgx.Tx) {
-	if n := s.seq.take(tx); n > 0 && !s.seq.wait(n, publishWait) {
-		s.log.Warn("a change was committed but the listener has not published it yet", "seq", n)
+// awaitPublished waits for the events of tx, which committed, to be published.
+func (s *Store) awaitPublished(tx pgx.Tx) { s.awaitSeq(s.seq.take(tx)) }
+
+// awaitSeq waits for notification n (0: none) to be published.
+func (s *Store) awaitSeq(n int64) {
+	if n > 0 && !s.seq.wait(n, publishWait, s.stopCtx.Done()) {
+		s.log.Warn("a change was committed but the listener has not published it (yet)", "seq", n)
 	}
 }

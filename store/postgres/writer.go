@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,10 +12,12 @@ import (
 	"github.com/letterbox-mail/letterbox/store"
 )
 
-// insertReq is one message for the writer goroutine.
+// insertReq is one unit of work for the writer goroutine: a message, or a session record alone.
 type insertReq struct {
-	p     *store.Prepared
-	reply chan insertResult // buffered, receives exactly once
+	p       *store.Prepared   // a message, or nil
+	session *store.Session    // when p is nil: a session record (RecordSession)
+	doc     string            // the message's tsvector, worked out in the caller's goroutine
+	reply   chan insertResult // buffered, receives exactly once
 }
 
 type insertResult struct {
@@ -29,21 +32,32 @@ const commitDelay = 2 * time.Millisecond
 // submit queues a prepared message for the writer and waits for its commit. Add counted it in
 // s.incoming; it is taken out once queued.
 func (s *Store) submit(ctx context.Context, p *store.Prepared) (store.Summary, error) {
-	req := &insertReq{p: p, reply: make(chan insertResult, 1)}
+	queued := false
+	defer func() {
+		if !queued {
+			s.incoming.Add(-1)
+		}
+	}()
+	return s.queue(ctx, &insertReq{p: p, doc: tsvectorOf(&p.Text)}, func() { queued = true; s.incoming.Add(-1) })
+}
+
+// queue hands req to the writer and waits for its answer; queued runs once it is handed over.
+// The writer always answers, so the wait does not watch ctx: what is being committed is either
+// committed or failed, and the caller learns which.
+func (s *Store) queue(ctx context.Context, req *insertReq, queued func()) (store.Summary, error) {
+	req.reply = make(chan insertResult, 1)
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		s.incoming.Add(-1)
 		return store.Summary{}, store.ErrClosed
 	}
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		s.incoming.Add(-1)
 		return store.Summary{}, fmt.Errorf("postgres: %w", ctx.Err())
 	}
-	s.incoming.Add(-1)
+	queued()
 	s.mu.RUnlock()
 	res := <-req.reply
 	return res.sum, res.err
@@ -79,6 +93,9 @@ func (s *Store) writer() {
 			}
 			return
 		}
+		if batch[0].p == nil {
+			batch = s.awaitCompany(batch)
+		}
 		waiting := false
 	fill:
 		for len(batch) < s.opts.MaxBatch {
@@ -112,16 +129,39 @@ func (s *Store) writer() {
 	}
 }
 
-// commit inserts a batch in one transaction; when it fails, each message is tried alone, so one
+// sessionDelay is the longest a batch of SMTP session records alone waits for company before it
+// is committed (as on SQLite, see store's sessionDelay): no client waits for a record written as
+// its session ends, and a commit of its own (a log flush) for each would cost more than the
+// session's message did. The records ride along with the next messages instead.
+const sessionDelay = 25 * time.Millisecond
+
+// awaitCompany adds to a batch of session records whatever comes within sessionDelay, up to the
+// first message.
+func (s *Store) awaitCompany(batch []*insertReq) []*insertReq {
+	t := time.NewTimer(sessionDelay)
+	defer t.Stop()
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+			if req.p != nil {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit writes a batch in one transaction; when it fails, each request is tried alone, so one
 // bad message spoils only itself. Events are published, then the callers answered.
 func (s *Store) commit(batch []*insertReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	recs := make([]*store.Prepared, len(batch))
-	for i, req := range batch {
-		recs[i] = req.p
-	}
-	words, _, err := s.insert(ctx, recs) // its events are published when it returns
+	words, seq, err := s.insert(ctx, batch)
 	if err != nil && len(batch) > 1 {
 		for _, req := range batch {
 			s.commit([]*insertReq{req})
@@ -129,20 +169,43 @@ func (s *Store) commit(batch []*insertReq) {
 		return
 	}
 	if err != nil {
-		batch[0].reply <- insertResult{err: fmt.Errorf("postgres: store message: %w", unavailable(err))}
+		what := "store message"
+		if batch[0].p == nil {
+			what = "record session"
+		}
+		batch[0].reply <- insertResult{err: fmt.Errorf("postgres: %s: %w", what, unavailable(err))}
 		return
 	}
 	s.vocab.learn(words)
 	s.commits.Add(1)
-	s.committed.Add(int64(len(batch)))
-	s.stored.Add(int64(len(batch)))
+	messages := 0
+	for _, req := range batch {
+		if req.p != nil {
+			messages++
+		}
+	}
+	// Session records ride along: a batch's size is its messages (as on SQLite).
+	s.committed.Add(int64(messages))
+	s.stored.Add(int64(messages))
 	if s.opts.Observer != nil {
 		s.opts.Observer.ObserveCommit(len(batch))
 	}
-	for i, req := range batch {
-		req.reply <- insertResult{sum: recs[i].Summary}
-	}
-	if s.opts.MaxMessages > 0 {
+	// The callers are answered once their events are published; the writer goes on to the next
+	// batch meanwhile (in a slice of its own: the writer reuses batch's).
+	waiting := slices.Clone(batch)
+	s.replies.Add(1)
+	go func() {
+		defer s.replies.Done()
+		s.awaitSeq(seq)
+		for _, req := range waiting {
+			var res insertResult
+			if req.p != nil {
+				res.sum = req.p.Summary
+			}
+			req.reply <- res
+		}
+	}()
+	if s.opts.MaxMessages > 0 && messages > 0 {
 		select {
 		case s.pruneNow <- struct{}{}:
 		default:
@@ -150,95 +213,33 @@ func (s *Store) commit(batch []*insertReq) {
 	}
 }
 
-// insert writes recs in one transaction, giving each its UID, commits, and waits for their
-// EventNew to be published. It returns the vocabulary words it added and the events.
-func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, []store.Event, error) {
+// insert writes batch in one transaction, giving each message its UID, and commits. It returns
+// the vocabulary words it added and the number of the notification that announces them (see
+// sequencer).
+func (s *Store) insert(ctx context.Context, batch []*insertReq) ([]string, int64, error) {
+	var recs []*store.Prepared
+	var docs []string
+	for _, req := range batch {
+		if req.p != nil {
+			recs, docs = append(recs, req.p), append(docs, req.doc)
+		}
+	}
 	var words []string
-	var evs []store.Event
 	var t pgx.Tx
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t = tx
-		var size int64
-		for _, p := range recs {
-			size += p.Summary.Size
-		}
 		// The counters row lock is held to the commit: another process's batch waits here, so
 		// UIDs are given in commit order.
-		var last int64
-		n := int64(len(recs))
-		if err := tx.QueryRow(ctx, `UPDATE counters SET last_uid = last_uid + $1, total = total + $1, unread = unread + $1,
-			size = size + $2 RETURNING last_uid - $1`, n, size).Scan(&last); err != nil {
+		if err := s.lockAndNumber(ctx, tx, recs); err != nil {
 			return err
 		}
-		for i, p := range recs {
-			p.Summary.UID = last + 1 + int64(i)
-			cleanSummary(&p.Summary)
-		}
-		if err := copyRows(ctx, tx, "messages", []string{"uid", "id", "created", "date", "size", "message_id", "subject",
-			"from_json", "to_json", "cc_json", "bcc_json", "reply_to_json", "username", "attachments", "inlines", "snippet"},
-			len(recs), func(i int) []any {
-				p := recs[i]
-				sum := &p.Summary
-				var date int64
-				if !sum.Date.IsZero() {
-					date = sum.Date.UnixMicro()
-				}
-				return []any{sum.UID, sum.ID, sum.Created.UnixMicro(), date, sum.Size, sum.MessageID, sum.Subject,
-					clean(p.FromJSON), clean(p.ToJSON), clean(p.CcJSON), clean(p.BccJSON), clean(p.ReplyToJSON), sum.Username,
-					sum.Attachments, sum.Inlines, sum.Snippet}
-			}); err != nil {
+		var err error
+		if words, err = s.insertMessages(ctx, tx, recs, docs); err != nil {
 			return err
 		}
-		if err := copyRows(ctx, tx, "contents", []string{"uid", "content", "body_size"}, len(recs), func(i int) []any {
-			return []any{recs[i].Summary.UID, recs[i].Content, recs[i].BodySize}
-		}); err != nil {
+		sessions, err := s.writeSessions(ctx, tx, batch)
+		if err != nil {
 			return err
-		}
-		var parts, recips, tags [][]any
-		for _, p := range recs {
-			uid := p.Summary.UID
-			// A broken message may repeat a part ID; the last wins, as on SQLite.
-			seen := map[string]bool{}
-			for i := len(p.Parts) - 1; i >= 0; i-- {
-				part := p.Parts[i]
-				if !seen[part.PartID] {
-					seen[part.PartID] = true
-					parts = append(parts, []any{uid, clean(part.PartID), part.Content})
-				}
-			}
-			for _, a := range p.Recipients {
-				recips = append(recips, []any{clean(a), uid})
-			}
-			for _, t := range p.Summary.Tags {
-				tags = append(tags, []any{t, uid})
-			}
-		}
-		for _, c := range []struct {
-			table string
-			cols  []string
-			rows  [][]any
-		}{
-			{"parts", []string{"uid", "part_id", "content"}, parts},
-			{"recipients", []string{"addr", "uid"}, recips},
-			{"tags", []string{"tag", "uid"}, tags},
-		} {
-			if err := copyRows(ctx, tx, c.table, c.cols, len(c.rows), func(i int) []any { return c.rows[i] }); err != nil {
-				return err
-			}
-		}
-		uids := make([]int64, len(recs))
-		docs := make([]string, len(recs))
-		for i, p := range recs {
-			uids[i], docs[i] = p.Summary.UID, tsvectorOf(&p.Text)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO search (uid, words) SELECT unnest($1::bigint[]), unnest($2::text[])::tsvector", uids, docs); err != nil {
-			return fmt.Errorf("index: %w", err)
-		}
-		words = s.vocab.unknown(recs)
-		if len(words) > 0 {
-			if _, err := tx.Exec(ctx, "INSERT INTO terms (term) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", words); err != nil {
-				return err
-			}
 		}
 		// Auto-relay jobs are queued in the transaction that stores the messages, and each is
 		// announced right after its message.
@@ -246,25 +247,149 @@ func (s *Store) insert(ctx context.Context, recs []*store.Prepared) ([]string, [
 		if err != nil {
 			return err
 		}
-		nt := note{Type: noteNew, UIDs: uids}
-		for _, p := range recs {
-			sum := p.Summary
-			evs = append(evs, store.Event{Type: store.EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID})
-			if ev, ok := relayEvs[sum.UID]; ok {
+		return s.announce(ctx, tx, batch, sessions, relayEvs)
+	})
+	if t != nil {
+		n := s.seq.take(t)
+		if err == nil {
+			return words, n, nil
+		}
+	}
+	return nil, 0, err
+}
+
+// lockAndNumber locks the counters row, counts recs in, and gives each its UID.
+func (s *Store) lockAndNumber(ctx context.Context, tx pgx.Tx, recs []*store.Prepared) error {
+	if len(recs) == 0 {
+		_, err := tx.Exec(ctx, "SELECT 1 FROM counters FOR UPDATE")
+		return err
+	}
+	var size int64
+	for _, p := range recs {
+		size += p.Summary.Size
+	}
+	var last int64
+	n := int64(len(recs))
+	if err := tx.QueryRow(ctx, `UPDATE counters SET last_uid = last_uid + $1, total = total + $1, unread = unread + $1,
+		size = size + $2 RETURNING last_uid - $1`, n, size).Scan(&last); err != nil {
+		return err
+	}
+	for i, p := range recs {
+		p.Summary.UID = last + 1 + int64(i)
+		cleanSummary(&p.Summary)
+	}
+	return nil
+}
+
+// announce registers the events of batch, in its order (each message's EventNew, its session's
+// EventSession, its auto-relay job's EventRelay; a session record's EventSession), and notifies
+// the other processes.
+func (s *Store) announce(ctx context.Context, tx pgx.Tx, batch []*insertReq, sessions map[*insertReq]store.Event, relayEvs map[int64]store.Event) error {
+	var evs []store.Event
+	nt := note{Type: noteNew, jobOf: map[int64]int64{}, withSession: map[int64]bool{}}
+	ns := note{Type: noteSession}
+	for _, req := range batch {
+		if req.p == nil {
+			if ev, ok := sessions[req]; ok {
 				evs = append(evs, ev)
-				nt.Jobs = append(nt.Jobs, ev.Relay.Job)
+				ns.IDs = append(ns.IDs, ev.ID)
+			}
+			continue
+		}
+		sum := req.p.Summary
+		nt.UIDs = append(nt.UIDs, sum.UID)
+		evs = append(evs, store.Event{Type: store.EventNew, Summary: &sum, ID: sum.ID, UID: sum.UID})
+		if ev, ok := sessions[req]; ok {
+			evs = append(evs, ev)
+			nt.withSession[sum.UID] = true
+		}
+		if ev, ok := relayEvs[sum.UID]; ok {
+			evs = append(evs, ev)
+			nt.jobOf[sum.UID] = ev.Relay.Job
+		}
+	}
+	var notes []note
+	if len(nt.UIDs) > 0 {
+		notes = append(notes, nt)
+	}
+	if len(ns.IDs) > 0 {
+		notes = append(notes, ns)
+	}
+	return s.notifyAll(ctx, tx, notes, evs)
+}
+
+// insertMessages writes recs (docs: their tsvectors), numbered, and returns the vocabulary
+// words it added.
+func (s *Store) insertMessages(ctx context.Context, tx pgx.Tx, recs []*store.Prepared, docs []string) ([]string, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	if err := copyRows(ctx, tx, "messages", []string{"uid", "id", "created", "date", "size", "message_id", "subject",
+		"from_json", "to_json", "cc_json", "bcc_json", "reply_to_json", "username", "attachments", "inlines", "snippet", "session_id"},
+		len(recs), func(i int) []any {
+			p := recs[i]
+			sum := &p.Summary
+			var date int64
+			if !sum.Date.IsZero() {
+				date = sum.Date.UnixMicro()
+			}
+			return []any{sum.UID, sum.ID, sum.Created.UnixMicro(), date, sum.Size, sum.MessageID, sum.Subject,
+				clean(p.FromJSON), clean(p.ToJSON), clean(p.CcJSON), clean(p.BccJSON), clean(p.ReplyToJSON), sum.Username,
+				sum.Attachments, sum.Inlines, sum.Snippet, clean(p.SessionID)}
+		}); err != nil {
+		return nil, err
+	}
+	if err := copyRows(ctx, tx, "contents", []string{"uid", "content", "body_size"}, len(recs), func(i int) []any {
+		return []any{recs[i].Summary.UID, recs[i].Content, recs[i].BodySize}
+	}); err != nil {
+		return nil, err
+	}
+	var parts, recips, tags [][]any
+	for _, p := range recs {
+		uid := p.Summary.UID
+		// A broken message may repeat a part ID; the last wins, as on SQLite.
+		seen := map[string]bool{}
+		for i := len(p.Parts) - 1; i >= 0; i-- {
+			part := p.Parts[i]
+			if !seen[part.PartID] {
+				seen[part.PartID] = true
+				parts = append(parts, []any{uid, clean(part.PartID), part.Content})
 			}
 		}
-		return s.notify(ctx, tx, nt, evs)
-	})
-	if err != nil {
-		if t != nil {
-			s.seq.take(t)
+		for _, a := range p.Recipients {
+			recips = append(recips, []any{clean(a), uid})
 		}
-		return nil, nil, err
+		for _, t := range p.Summary.Tags {
+			tags = append(tags, []any{t, uid})
+		}
 	}
-	s.awaitPublished(t)
-	return words, evs, nil
+	for _, c := range []struct {
+		table string
+		cols  []string
+		rows  [][]any
+	}{
+		{"parts", []string{"uid", "part_id", "content"}, parts},
+		{"recipients", []string{"addr", "uid"}, recips},
+		{"tags", []string{"tag", "uid"}, tags},
+	} {
+		if err := copyRows(ctx, tx, c.table, c.cols, len(c.rows), func(i int) []any { return c.rows[i] }); err != nil {
+			return nil, err
+		}
+	}
+	uids := make([]int64, len(recs))
+	for i, p := range recs {
+		uids[i] = p.Summary.UID
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO search (uid, words) SELECT unnest($1::bigint[]), unnest($2::text[])::tsvector", uids, docs); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	words := s.vocab.unknown(recs)
+	if len(words) > 0 {
+		if _, err := tx.Exec(ctx, "INSERT INTO terms (term) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", words); err != nil {
+			return nil, err
+		}
+	}
+	return words, nil
 }
 
 // copyRows COPYs n rows into table; row(i) gives row i's values in the order of cols.

@@ -76,6 +76,9 @@ func Run(t *testing.T, f Factory) {
 		{"AutoRelay", testAutoRelay},
 		{"RelayQueue", testRelayQueue},
 		{"NoTraceAndProtocol", testNoTraceAndProtocol},
+		{"Sessions", testSessions},
+		{"SessionRetention", testSessionRetention},
+		{"DeletedFlag", testDeletedFlag},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.test(suite{T: t, open: f(t)})

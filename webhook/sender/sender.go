@@ -1,5 +1,7 @@
-// Package webhook POSTs a JSON event to operator-given URLs for each message the store commits:
-// the body is Mailpit's webhook body (the message summary, as GET /api/v1/messages lists it).
+// Package sender delivers letterbox's webhooks: it POSTs a JSON event to operator-given URLs for
+// each message the store commits, the body being Mailpit's webhook body (the message summary, as
+// GET /api/v1/messages lists it). The wire format (headers, signature) is package webhook's,
+// which receivers import to verify deliveries without importing this one.
 //
 // Deliveries never hold up mail: the store announces a message after its commit without ever
 // blocking, and the Sender only puts the event on each URL's bounded queue (a full queue drops
@@ -7,13 +9,13 @@
 // answers with exponential backoff (and Retry-After); any other answer ends the delivery, as
 // does the last attempt. Every outcome is counted (Stats) and failures are logged.
 //
-// With a secret each attempt is signed: HeaderTimestamp carries the Unix time and
-// HeaderSignature "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)); Verify checks it.
+// With a secret each attempt is signed (webhook.Sign): webhook.HeaderTimestamp carries the Unix
+// time and webhook.HeaderSignature "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)).
 //
 // Connections go through netguard: the host of each configured URL may be a private or loopback
 // address (the operator named it), but neither a redirect nor a DNS answer can lead a delivery
 // to a private address of a host the operator did not name.
-package webhook
+package sender
 
 import (
 	"context"
@@ -56,7 +58,7 @@ const (
 type Options struct {
 	// URLs are the http:// or https:// endpoints each event is POSTed to. Required.
 	URLs []string
-	// Secret, when set, signs every attempt (see HeaderSignature).
+	// Secret, when set, signs every attempt (see webhook.HeaderSignature).
 	Secret string
 	// Logger receives failures (warn) and deliveries (debug). nil discards.
 	Logger *slog.Logger
@@ -124,7 +126,7 @@ type target struct {
 
 // event is one delivery, shared by every target.
 type event struct {
-	id   string // HeaderDelivery
+	id   string // webhook.HeaderDelivery
 	msg  string // the message's ID, for logs
 	body []byte
 }
@@ -200,7 +202,8 @@ func (s *Sender) Start() {
 	}
 }
 
-// dispatch turns new-message events into deliveries on every queue, never waiting for one.
+// dispatch turns new-message events into deliveries on every queue, never waiting for one. It is
+// the only goroutine that sends on the queues.
 func (s *Sender) dispatch(sub *store.Subscription) {
 	defer close(s.dispatchDone)
 	for {
@@ -236,13 +239,15 @@ func (s *Sender) enqueue(sum *store.Summary) {
 	}
 	ev := &event{id: newID(), msg: sum.ID, body: body}
 	for _, t := range s.targets {
-		select {
-		case t.queue <- ev:
+		// dispatch is the queues' only sender, so a queue with room takes the event without
+		// blocking; counting it first means no one sees it delivered before it is counted queued.
+		if len(t.queue) < cap(t.queue) {
 			t.queued.Add(1)
-		default:
-			if n := t.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
-				s.log.Warn("webhook queue full: event dropped", "url", t.shown, "message", sum.ID, "dropped", n, "queue", s.opts.QueueSize)
-			}
+			t.queue <- ev
+			continue
+		}
+		if n := t.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
+			s.log.Warn("webhook queue full: event dropped", "url", t.shown, "message", sum.ID, "dropped", n, "queue", s.opts.QueueSize)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package webhook
+package sender
 
 import (
 	"bytes"
@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/letterbox-mail/letterbox/netguard"
+	"github.com/letterbox-mail/letterbox/webhook"
 )
 
 // deliver sends ev to t, retrying as the package documentation says, and counts the outcome.
@@ -75,16 +77,22 @@ func (s *Sender) attempt(t *target, ev *event, n int) (wait time.Duration, retry
 	h := req.Header
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "letterbox/"+s.opts.Version)
-	h.Set(HeaderEvent, "new")
-	h.Set(HeaderDelivery, ev.id)
-	h.Set(HeaderAttempt, strconv.Itoa(n))
+	h.Set(webhook.HeaderEvent, "new")
+	h.Set(webhook.HeaderDelivery, ev.id)
+	h.Set(webhook.HeaderAttempt, strconv.Itoa(n))
 	if s.opts.Secret != "" {
 		ts := time.Now().Unix()
-		h.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-		h.Set(HeaderSignature, Sign(s.opts.Secret, ts, ev.body))
+		h.Set(webhook.HeaderTimestamp, strconv.FormatInt(ts, 10))
+		h.Set(webhook.HeaderSignature, webhook.Sign(s.opts.Secret, ts, ev.body))
 	}
 	res, err := s.client.Do(req)
 	if err != nil {
+		// *url.Error names the URL, query (often a token) and user name included: the logs name
+		// the URL as t.shown already, so keep only what went wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		// A refused destination (a redirect to a private address) stays refused.
 		return 0, !errors.Is(err, netguard.ErrBlocked), err
 	}
