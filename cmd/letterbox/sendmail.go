@@ -90,14 +90,17 @@ func parseSendmailArgs(args []string, getenv func(string) string) (*sendmailOpti
 			o.recipients = append(o.recipients, a)
 			continue
 		}
+		if len(a) > 2 && strings.Trim(a[1:], "tiUvmnG") == "" {
+			// Flags without values run together: -ti, -it, -tiU.
+			o.fromHeaders = o.fromHeaders || strings.Contains(a, "t")
+			o.ignoreDots = o.ignoreDots || strings.Contains(a, "i")
+			continue
+		}
 		flag, rest := a[1:2], a[2:]
 		var err error
 		switch flag {
 		case "t":
 			o.fromHeaders = true
-			if rest == "i" { // -ti
-				o.ignoreDots = true
-			}
 		case "i":
 			o.ignoreDots = true
 		case "o":

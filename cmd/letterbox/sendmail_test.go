@@ -235,6 +235,11 @@ func TestParseSendmailArgs(t *testing.T) {
 		strings.Join(o.recipients, ",") != "-weird@x.test,b@x.test" {
 		t.Errorf("%+v", o)
 	}
+	for _, cluster := range []string{"-it", "-tiU", "-Uti"} {
+		if o, err := parseSendmailArgs([]string{cluster}, func(string) string { return "" }); err != nil || !o.fromHeaders || !o.ignoreDots || len(o.recipients) != 0 {
+			t.Errorf("%s: %+v %v, want -t and -i", cluster, o, err)
+		}
+	}
 	o, _ = parseSendmailArgs([]string{"--smtp-addr=h:1", "a@x.test"}, func(string) string { return "" })
 	if o.addr != "h:1" || o.ignoreDots || o.fromHeaders {
 		t.Errorf("%+v", o)
