@@ -18,6 +18,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/archive"
 	"github.com/letterbox-mail/letterbox/compose"
+	"github.com/letterbox-mail/letterbox/mbox"
 )
 
 // The exit statuses of sendmail (sysexits.h) that callers such as PHP and cron look at.
@@ -162,6 +163,15 @@ func sendmail(ctx context.Context, args []string, stdin io.Reader, getenv func(s
 	raw, err := readMessage(stdin, o.ignoreDots)
 	if err != nil {
 		return sendmailErr(exDataErr, "reading the message: %v", err)
+	}
+	if mbox.IsSeparator(raw) {
+		// A Unix "From sender date" line first (mail(1), procmail, an mbox cut): no part of the
+		// message, as sendmail and Postfix drop it.
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		} else {
+			raw = nil
+		}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return sendmailErr(exDataErr, "no message on standard input")

@@ -139,6 +139,12 @@ func TestSendmailAsPHPRunsIt(t *testing.T) {
 		t.Errorf("cron message %+v", m)
 	}
 
+	// A leading Unix "From " line is not part of the message.
+	code, stderr = runChild(t, link, "From app@example.com Tue Jan  2 03:04:05 2024\nFrom: app@example.com\nSubject: unix from\n\nx\n", env, "-i", "ops@example.com")
+	if m := messages(t, srv.addrs["http"])[0]; code != 0 || m.Subject != "unix from" || m.From.Address != "app@example.com" {
+		t.Errorf("a leading From line: exit %d %q, stored %+v", code, stderr, m)
+	}
+
 	// -f '<>' is the null sender (a bounce or an auto-reply); -f '<a@b>' is a@b.
 	for _, tc := range []struct{ arg, want string }{{"<>", ""}, {"", ""}, {"<bounce@host.test>", "bounce@host.test"}} {
 		code, stderr = runChild(t, link, "From: app@example.com\nSubject: sender ["+tc.arg+"]\n\nx\n", env, "-i", "-f", tc.arg, "ops@example.com")
