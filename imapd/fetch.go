@@ -67,13 +67,9 @@ func (s *session) fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			}
 		}
 		if len(ids) > 0 {
-			mb.mu.Lock()
-			marks := mb.markReadLocked(uids)
-			mb.mu.Unlock()
-			if err := s.srv.store.SetRead(s.ctx(), ids, true); err != nil {
+			if err := s.srv.changeFlag(s.ctx(), flagSeen, ids, uids, true, s.view); err != nil {
 				return s.serverError("mark the messages read", err)
 			}
-			mb.applyRead(marks, true, s.view)
 		}
 	}
 

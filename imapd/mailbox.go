@@ -21,10 +21,36 @@ type entry struct {
 	size    int64
 	created int64 // unix microseconds
 	read    bool
-	deleted bool // \Deleted, mirrored from Server.deleted
-	// readChanges counts the read-state changes that came from the store (events, reloads); a
-	// session's own change is applied early only if none came meanwhile (see readMarks).
-	readChanges uint32
+	deleted bool // \Deleted, as the store has it
+	// changes counts, for each flag, the changes that came from the store (events, reloads); a
+	// session's own change that the store refused is undone only if none came meanwhile (see
+	// ownChange).
+	changes [2]uint32
+}
+
+// flag is a flag the store keeps: \Seen (its read state) or \Deleted.
+type flag int
+
+const (
+	flagSeen flag = iota
+	flagDeleted
+)
+
+// get returns e's flag f.
+func (e *entry) get(f flag) bool {
+	if f == flagSeen {
+		return e.read
+	}
+	return e.deleted
+}
+
+// set sets e's flag f.
+func (e *entry) set(f flag, v bool) {
+	if f == flagSeen {
+		e.read = v
+	} else {
+		e.deleted = v
+	}
 }
 
 func (e *entry) flags() []imap.Flag {
@@ -186,16 +212,12 @@ func (mb *mailbox) load(ctx context.Context) error {
 		return fmt.Errorf("imapd: read mailbox: %w", err)
 	}
 	fresh := make([]entry, 0, len(list))
-	mb.srv.flagMu.Lock()
 	for _, e := range list {
 		if e.UID <= 0 || e.UID > int64(^uint32(0)) {
 			continue // IMAP UIDs are 32-bit; the store will not get there in practice
 		}
-		uid := imap.UID(e.UID)
-		_, del := mb.srv.deleted[uid]
-		fresh = append(fresh, entry{uid: uid, id: e.ID, size: e.Size, created: e.Created.UnixMicro(), read: e.Read, deleted: del})
+		fresh = append(fresh, entry{uid: imap.UID(e.UID), id: e.ID, size: e.Size, created: e.Created.UnixMicro(), read: e.Read, deleted: e.Deleted})
 	}
-	mb.srv.flagMu.Unlock()
 	mb.syncLocked(fresh)
 	for _, ev := range pending {
 		mb.applyLocked(ev)
@@ -225,7 +247,10 @@ func (mb *mailbox) syncLocked(fresh []entry) {
 		f := fresh[keep[e.uid]]
 		if f.read != e.read || f.deleted != e.deleted {
 			if f.read != e.read {
-				e.readChanges++
+				e.changes[flagSeen]++
+			}
+			if f.deleted != e.deleted {
+				e.changes[flagDeleted]++
 			}
 			e.read, e.deleted = f.read, f.deleted
 			mb.queueLocked(update{seq: uint32(i + 1), uid: e.uid, flags: e.flags()}, nil)
@@ -344,11 +369,20 @@ func (mb *mailbox) applyLocked(ev store.Event) {
 		}
 	case store.EventUpdate:
 		if ev.Read != nil {
-			if i := mb.findLocked(imap.UID(ev.UID)); i >= 0 {
-				mb.entries[i].readChanges++
-				mb.setReadLocked(imap.UID(ev.UID), *ev.Read, nil)
-			}
+			mb.storeChangedLocked(flagSeen, imap.UID(ev.UID), *ev.Read)
 		}
+	case store.EventFlag:
+		if ev.Deleted != nil {
+			mb.storeChangedLocked(flagDeleted, imap.UID(ev.UID), *ev.Deleted)
+		}
+	}
+}
+
+// storeChangedLocked applies a change of flag f the store made.
+func (mb *mailbox) storeChangedLocked(f flag, uid imap.UID, v bool) {
+	if i := mb.findLocked(uid); i >= 0 {
+		mb.entries[i].changes[f]++
+		mb.setFlagLocked(f, uid, v, nil)
 	}
 }
 
@@ -368,53 +402,55 @@ func (mb *mailbox) wants(sum *store.Summary) bool {
 	return false
 }
 
-// setReadLocked changes the read state of uid and tells the views but source.
-func (mb *mailbox) setReadLocked(uid imap.UID, read bool, source *view) {
+// setFlagLocked changes flag f of uid and tells the views but source.
+func (mb *mailbox) setFlagLocked(f flag, uid imap.UID, v bool, source *view) {
 	i := mb.findLocked(uid)
-	if i < 0 || mb.entries[i].read == read {
+	if i < 0 || mb.entries[i].get(f) == v {
 		return
 	}
-	mb.entries[i].read = read
+	mb.entries[i].set(f, v)
 	mb.queueLocked(update{seq: uint32(i + 1), uid: uid, flags: mb.entries[i].flags()}, source)
 }
 
-// readMarks remembers, before a session changes read states in the store, how many store changes
-// each message had seen; see applyRead.
-type readMarks map[imap.UID]uint32
+// ownChange is a session's change of a flag, applied to a mailbox before the store is asked
+// to make it (so that neither the session's client nor the store's event, when it comes, repeats
+// it to that client), with what it replaced, to be undone if the store fails.
+type ownChange struct {
+	flag   flag
+	source *view
+	before map[imap.UID]ownBefore
+}
 
-// markReadLocked takes the marks of uids.
-func (mb *mailbox) markReadLocked(uids []imap.UID) readMarks {
-	marks := make(readMarks, len(uids))
+// ownBefore is a message's flag before a session's own change, and how many store changes of it
+// the mailbox had seen then.
+type ownBefore struct {
+	value   bool
+	changes uint32
+}
+
+// applyOwnLocked sets flag f of uids to v for a session's own change (source's client is not
+// told: the command's answer shows the flags).
+func (mb *mailbox) applyOwnLocked(f flag, uids []imap.UID, v bool, source *view) ownChange {
+	c := ownChange{flag: f, source: source, before: make(map[imap.UID]ownBefore, len(uids))}
 	for _, uid := range uids {
 		if i := mb.findLocked(uid); i >= 0 {
-			marks[uid] = mb.entries[i].readChanges
+			c.before[uid] = ownBefore{value: mb.entries[i].get(f), changes: mb.entries[i].changes[f]}
+			mb.setFlagLocked(f, uid, v, source)
 		}
 	}
-	return marks
+	return c
 }
 
-// applyRead applies a session's own change of read states, which the store has committed, before
-// its events arrive (so that the session's answer shows it, and its client is not told twice). A
-// message whose read state the store changed meanwhile is left to the events: that change may be
-// newer than the session's, and the events apply every change in order.
-func (mb *mailbox) applyRead(marks readMarks, read bool, source *view) {
+// undo takes back an own change the store did not make, on the messages whose flag the store
+// has not changed since (the store's events apply every change it made, in order).
+func (mb *mailbox) undo(c ownChange) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	for uid, mark := range marks {
-		if i := mb.findLocked(uid); i >= 0 && mb.entries[i].readChanges == mark {
-			mb.setReadLocked(uid, read, source)
+	for uid, b := range c.before {
+		if i := mb.findLocked(uid); i >= 0 && mb.entries[i].changes[c.flag] == b.changes {
+			mb.setFlagLocked(c.flag, uid, b.value, c.source)
 		}
 	}
-}
-
-// setDeletedLocked changes the \Deleted flag of uid and tells the views but source.
-func (mb *mailbox) setDeletedLocked(uid imap.UID, deleted bool, source *view) {
-	i := mb.findLocked(uid)
-	if i < 0 || mb.entries[i].deleted == deleted {
-		return
-	}
-	mb.entries[i].deleted = deleted
-	mb.queueLocked(update{seq: uint32(i + 1), uid: uid, flags: mb.entries[i].flags()}, source)
 }
 
 // newViewLocked registers a session's view; the client knows every current message.
@@ -666,27 +702,10 @@ func (s *Server) openMailboxes() []*mailbox {
 	return mbs
 }
 
-// apply gives one event to every open mailbox and keeps the \Deleted flags tidy.
+// apply gives one event to every open mailbox.
 func (s *Server) apply(ev store.Event) {
-	switch ev.Type {
-	case store.EventNew:
-		if ev.Summary != nil && ev.Summary.UID > 0 && ev.Summary.UID <= int64(^uint32(0)) {
-			s.seenUID(imap.UID(ev.Summary.UID))
-		}
-	case store.EventDelete:
-		s.flagMu.Lock()
-		delete(s.deleted, imap.UID(ev.UID))
-		s.flagMu.Unlock()
-	case store.EventPrune:
-		s.flagMu.Lock()
-		for _, uid := range ev.UIDs {
-			delete(s.deleted, imap.UID(uid))
-		}
-		s.flagMu.Unlock()
-	case store.EventTruncate:
-		s.flagMu.Lock()
-		clear(s.deleted)
-		s.flagMu.Unlock()
+	if ev.Type == store.EventNew && ev.Summary != nil && ev.Summary.UID > 0 && ev.Summary.UID <= int64(^uint32(0)) {
+		s.seenUID(imap.UID(ev.Summary.UID))
 	}
 	s.mu.Lock()
 	mbs := s.openMailboxes()
@@ -696,30 +715,34 @@ func (s *Server) apply(ev store.Event) {
 	}
 }
 
-// setDeleted changes \Deleted on uids in every open mailbox; source's client is not told (it
-// gets the flags in the STORE response).
-func (s *Server) setDeleted(uids []imap.UID, deleted bool, source *view) {
-	s.flagMu.Lock()
-	for _, uid := range uids {
-		if deleted {
-			s.deleted[uid] = struct{}{}
-		} else {
-			delete(s.deleted, uid)
-		}
-	}
-	s.flagMu.Unlock()
+// changeFlag changes flag f of the messages ids (uids) in every open mailbox of this server,
+// then in the store (source's client is not told: the command's answer shows the flags). Applied
+// first, the change is not repeated when the store's event comes; the events bring it to the
+// other processes, and apply later changes in commit order. If the store fails, it is undone.
+func (s *Server) changeFlag(ctx context.Context, f flag, ids []string, uids []imap.UID, v bool, source *view) error {
 	s.mu.Lock()
 	mbs := s.openMailboxes()
 	s.mu.Unlock()
-	for _, mb := range mbs {
-		mb.mu.Lock()
-		for _, uid := range uids {
-			src := source
-			if mb != source.mb {
-				src = nil
-			}
-			mb.setDeletedLocked(uid, deleted, src)
+	own := make([]ownChange, len(mbs))
+	for i, mb := range mbs {
+		src := source
+		if source == nil || source.mb != mb {
+			src = nil
 		}
+		mb.mu.Lock()
+		own[i] = mb.applyOwnLocked(f, uids, v, src)
 		mb.mu.Unlock()
 	}
+	var err error
+	if f == flagSeen {
+		err = s.store.SetRead(ctx, ids, v)
+	} else {
+		err = s.store.SetDeleted(ctx, ids, v)
+	}
+	if err != nil {
+		for i, mb := range mbs {
+			mb.undo(own[i])
+		}
+	}
+	return err
 }

@@ -75,30 +75,42 @@ func TestHugeSequenceRange(t *testing.T) {
 	}
 }
 
-// TestOwnReadChangeNeverOverridesANewerOne: a session's own read change, applied before its
-// event, must not undo a change the store made after it.
-func TestOwnReadChangeNeverOverridesANewerOne(t *testing.T) {
-	mb := &mailbox{views: map[*view]struct{}{}, entries: []entry{{uid: 7, id: "x"}}}
-	read, unread := true, false
+// TestOwnFlagChange: a session's own change of \Seen or \Deleted is applied before the store
+// makes it, so that its event repeats nothing; a newer change of the store wins; a change the
+// store refused is undone, unless the store changed the flag since.
+func TestOwnFlagChange(t *testing.T) {
+	on, off := true, false
+	for _, c := range []struct {
+		f     flag
+		event func(v *bool) store.Event
+	}{
+		{flagSeen, func(v *bool) store.Event { return store.Event{Type: store.EventUpdate, UID: 7, Read: v} }},
+		{flagDeleted, func(v *bool) store.Event { return store.Event{Type: store.EventFlag, UID: 7, Deleted: v} }},
+	} {
+		mb := &mailbox{views: map[*view]struct{}{}, entries: []entry{{uid: 7, id: "x"}}}
+		source := mb.newViewLocked()
+		other := mb.newViewLocked()
+		mb.applyOwnLocked(c.f, []imap.UID{7}, true, source)
+		mb.applyLocked(c.event(&on)) // our event
+		if !mb.entries[0].get(c.f) || mb.entries[0].get(1-c.f) || len(source.queue) != 0 || len(other.queue) != 1 {
+			t.Errorf("flag %d: own change %+v; told the source %d times, the other view %d", c.f, mb.entries[0], len(source.queue), len(other.queue))
+		}
+		mb.applyLocked(c.event(&off)) // someone else's, newer
+		if mb.entries[0].get(c.f) || len(source.queue) != 1 {
+			t.Errorf("flag %d: a newer change of the store: %+v, source told %d times", c.f, mb.entries[0], len(source.queue))
+		}
 
-	// Our SetRead(true) commits, then someone else's SetRead(false); both events are applied
-	// before we apply ours early.
-	marks := mb.markReadLocked([]imap.UID{7})
-	mb.applyLocked(store.Event{Type: store.EventUpdate, UID: 7, Read: &read})
-	mb.applyLocked(store.Event{Type: store.EventUpdate, UID: 7, Read: &unread})
-	mb.applyRead(marks, true, nil)
-	if mb.entries[0].read {
-		t.Error("the early application of our change undid the newer one")
-	}
-
-	// Nothing came meanwhile: ours applies at once, and its event later changes nothing.
-	marks = mb.markReadLocked([]imap.UID{7})
-	mb.applyRead(marks, true, nil)
-	if !mb.entries[0].read {
-		t.Error("our change was not applied")
-	}
-	mb.applyLocked(store.Event{Type: store.EventUpdate, UID: 7, Read: &read})
-	if !mb.entries[0].read {
-		t.Error("our own event changed the state")
+		// Refused by the store: undone, unless the store changed the flag meanwhile.
+		own := mb.applyOwnLocked(c.f, []imap.UID{7}, true, source)
+		mb.undo(own)
+		if mb.entries[0].get(c.f) {
+			t.Errorf("flag %d: a refused change was not undone", c.f)
+		}
+		own = mb.applyOwnLocked(c.f, []imap.UID{7}, true, source)
+		mb.applyLocked(c.event(&on)) // it was committed after all (the error came after COMMIT)
+		mb.undo(own)
+		if !mb.entries[0].get(c.f) {
+			t.Errorf("flag %d: undoing a change overrode the store's event", c.f)
+		}
 	}
 }

@@ -14,9 +14,10 @@
 //
 // State: UIDs are the store's integer keys and UIDVALIDITY is the store's, so both are stable for
 // a database. \Seen is the store's read state, shared with the web inbox and the API. \Deleted is
-// kept in this server's memory (shared by every connection, lost on restart) until EXPUNGE or
-// CLOSE deletes the message from the store, which deletes it everywhere. Other flags are not
-// kept. Changes made elsewhere (new messages, deletions, read state) reach selected and idling
+// kept by the store too (shared by every connection of every process on the database, kept across
+// restarts) until EXPUNGE or CLOSE deletes the message from the store, which deletes it
+// everywhere; EXPUNGE asks the store which messages are flagged, so it deletes what another
+// process's session flagged a moment ago. Other flags are not kept. Changes made elsewhere (new messages, deletions, read state) reach selected and idling
 // clients as EXISTS, EXPUNGE and FETCH FLAGS as soon as the store commits them.
 //
 // Memory: a mailbox is loaded once (UID, ID, size, date and read state of each message, about 70
@@ -62,8 +63,12 @@ type Store interface {
 	Raw(ctx context.Context, id string) ([]byte, error)
 	// SetRead changes the read state of messages.
 	SetRead(ctx context.Context, ids []string, read bool) error
-	// Delete deletes messages.
-	Delete(ctx context.Context, ids []string) error
+	// SetDeleted sets or clears the \Deleted flag of messages.
+	SetDeleted(ctx context.Context, ids []string, deleted bool) error
+	// DeletedUIDs lists the messages flagged \Deleted.
+	DeletedUIDs(ctx context.Context) ([]int64, error)
+	// Expunge deletes those of the messages that are flagged \Deleted, and returns their IDs.
+	Expunge(ctx context.Context, ids []string) ([]string, error)
 	// Subscribe returns a subscription to change events.
 	Subscribe(buffer int) *store.Subscription
 	// UIDValidity is the IMAP UIDVALIDITY of the database.
@@ -117,10 +122,6 @@ type Server struct {
 	maxUID       atomic.Uint32 // the highest UID seen in any mailbox or event: UIDNEXT is above it
 
 	preloadOnce sync.Once
-
-	// flagMu guards deleted: the \Deleted flags, by UID, shared by every mailbox.
-	flagMu  sync.Mutex
-	deleted map[imap.UID]struct{}
 }
 
 // New returns a Server over opts.Store. It fails when Store is nil or AuthFile cannot be read.
@@ -140,7 +141,6 @@ func New(opts Options) (*Server, error) {
 		sessions:    map[*session]struct{}{},
 		mailboxes:   map[string]*mailbox{},
 		idle:        make(chan struct{}),
-		deleted:     map[imap.UID]struct{}{},
 		eventBuffer: eventBuffer,
 	}
 	if opts.AuthFile != "" {

@@ -310,8 +310,8 @@ func readOnlyError() error {
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("READ-ONLY"), Text: "the mailbox is read-only (EXAMINE)"}
 }
 
-// Store changes \Seen (the store's read state, shared with the web inbox) and \Deleted (kept in
-// memory until EXPUNGE). Other flags are accepted and not kept, as PERMANENTFLAGS says.
+// Store changes \Seen (the store's read state, shared with the web inbox) and \Deleted (kept by
+// the store until EXPUNGE). Other flags are accepted and not kept, as PERMANENTFLAGS says.
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) (err error) {
 	defer s.recover(&err)
 	if s.readOnly {
@@ -342,31 +342,23 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		return true, named
 	}
-	if touch, value := change(seen); touch {
-		var ids []string
-		var uids []imap.UID
-		for _, t := range targets {
-			if t.entry.read != value {
-				ids = append(ids, t.entry.id)
-				uids = append(uids, t.entry.uid)
-			}
-		}
-		if len(ids) > 0 {
-			mb.mu.Lock()
-			marks := mb.markReadLocked(uids)
-			mb.mu.Unlock()
-			if err := s.srv.store.SetRead(s.ctx(), ids, value); err != nil {
-				return s.serverError("change the read state", err)
-			}
-			mb.applyRead(marks, value, s.view)
-		}
+	// Every target goes to the store, whatever this view shows: another process may have
+	// changed a flag whose event has not come yet (the store changes only what differs).
+	ids := make([]string, 0, len(targets))
+	uids := make([]imap.UID, 0, len(targets))
+	for _, t := range targets {
+		ids, uids = append(ids, t.entry.id), append(uids, t.entry.uid)
 	}
-	if touch, value := change(deleted); touch {
-		uids := make([]imap.UID, 0, len(targets))
-		for _, t := range targets {
-			uids = append(uids, t.entry.uid)
+	for _, c := range []struct {
+		f     flag
+		named bool
+		what  string
+	}{{flagSeen, seen, "change the read state"}, {flagDeleted, deleted, "change the \\Deleted flag"}} {
+		if touch, value := change(c.named); touch && len(ids) > 0 {
+			if err := s.srv.changeFlag(s.ctx(), c.f, ids, uids, value, s.view); err != nil {
+				return s.serverError(c.what, err)
+			}
 		}
-		s.srv.setDeleted(uids, value, s.view)
 	}
 	if flags.Silent {
 		return nil
@@ -409,17 +401,30 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err e
 		}
 		return readOnlyError()
 	}
+	// The store says which messages are flagged: another process's sessions may have flagged
+	// some whose events have not come yet.
+	flagged, err := s.srv.store.DeletedUIDs(s.ctx())
+	if err != nil {
+		return s.serverError("list the messages flagged \\Deleted", err)
+	}
 	mb := s.view.mb
 	mb.mu.Lock()
 	var ids []string
-	var gone []imap.UID
+	uidOf := map[string]imap.UID{}
 	var last imap.UID // "*" in UID EXPUNGE
 	if n := len(mb.entries); n > 0 {
 		last = mb.entries[n-1].uid
 	}
-	for i := range mb.entries {
+	for _, u := range flagged {
+		if u <= 0 || u > int64(^uint32(0)) {
+			continue
+		}
+		i := mb.findLocked(imap.UID(u))
+		if i < 0 {
+			continue // not in this mailbox (or not announced to it yet)
+		}
 		e := &mb.entries[i]
-		if !e.deleted || (uids != nil && !uidSetContains(*uids, e.uid, last)) {
+		if uids != nil && !uidSetContains(*uids, e.uid, last) {
 			continue
 		}
 		// Only messages this client knows of: one that arrived unannounced is not its to delete.
@@ -427,20 +432,22 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err e
 			continue
 		}
 		ids = append(ids, e.id)
-		gone = append(gone, e.uid)
+		uidOf[e.id] = e.uid
 	}
 	mb.mu.Unlock()
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := s.srv.store.Delete(s.ctx(), ids); err != nil {
+	// The store deletes those still flagged when it runs.
+	gone, err := s.srv.store.Expunge(s.ctx(), ids)
+	if err != nil {
 		return s.serverError("delete the messages", err)
 	}
 	// Apply now rather than when the store's events arrive, so that this client's EXPUNGE
 	// responses come before the command completes. The events then find nothing left to do.
 	mb.mu.Lock()
-	for _, uid := range gone {
-		if i := mb.findLocked(uid); i >= 0 {
+	for _, id := range gone {
+		if i := mb.findLocked(uidOf[id]); i >= 0 {
 			mb.expungeLocked(i, nil)
 		}
 	}

@@ -92,7 +92,8 @@ func WithLogger(log *slog.Logger) Option {
 }
 
 // WithWebhook POSTs each new message's summary to url (repeat the option for more URLs),
-// signed with secret unless it is "" (see package webhook for the headers).
+// signed with secret unless it is "" (see package webhook for the headers and Verify). As with
+// letterbox --webhook-secret, one secret signs for every URL: the last option's.
 func WithWebhook(url, secret string) Option {
 	return func(s *settings) {
 		s.cfg.WebhookURLs = append(s.cfg.WebhookURLs, url)

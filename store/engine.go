@@ -59,6 +59,8 @@ type Engine interface {
 
 	// SMTP session transcripts (see store/sessions.go).
 	SessionEngine
+	// IMAP's \Deleted flag (see store/flags.go).
+	FlagEngine
 }
 
 var _ Engine = (*Store)(nil)

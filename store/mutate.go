@@ -46,10 +46,7 @@ func (s *Store) SetRead(ctx context.Context, ids []string, read bool) error {
 // SetReadMatching marks every message f selects read or unread.
 func (s *Store) SetReadMatching(ctx context.Context, f Filter, read bool) error {
 	return s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
-		f, err := expand(ctx, tx, f)
-		if err != nil {
-			return nil, err
-		}
+		f := s.expand(f)
 		where, args := f.where()
 		return setRead(ctx, tx, where, args, read)
 	})
@@ -105,7 +102,7 @@ func (s *Store) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	}
 	n := 0
 	err := s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
-		uids, _, err := selectIDs(ctx, tx, f)
+		uids, _, err := s.selectIDs(ctx, tx, f)
 		if err != nil {
 			return nil, fmt.Errorf("store: delete: %w", err)
 		}
@@ -159,13 +156,13 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 			END`,
 			"UPDATE counters SET total = 0, unread = 0, size = 0",
 			// The vocabulary starts afresh too (it is otherwise never pruned).
-			"DELETE FROM terms", "INSERT INTO terms_tri(terms_tri) VALUES ('delete-all')",
+			"DELETE FROM terms",
 		} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return nil, fmt.Errorf("store: delete all: %w", err)
 			}
 		}
-		s.vocab.forget() // changes run on the writer goroutine, the vocabulary's owner
+		s.lexicon.reset()
 		return []Event{{Type: EventTruncate, count: total}}, nil
 	})
 }

@@ -51,10 +51,7 @@ func (s *Store) autoRelay(ctx context.Context, tx dbtx, recs []*record) (map[*re
 	if s.opts.RelayMatching == nil || len(recs) == 0 {
 		return nil, nil
 	}
-	f, err := expand(ctx, tx, *s.opts.RelayMatching)
-	if err != nil {
-		return nil, err
-	}
+	f := s.expand(*s.opts.RelayMatching)
 	uids := make([]int64, len(recs))
 	for i, r := range recs {
 		uids[i] = r.sum.UID

@@ -40,6 +40,7 @@ type Entry struct {
 	Size    int64
 	Read    bool
 	Created time.Time
+	Deleted bool // the IMAP \Deleted flag (see Store.SetDeleted)
 }
 
 // onlyWords reports whether f is a single positive term answered by the index alone, and
@@ -342,10 +343,7 @@ func scanSummary(row scanner) (Summary, error) {
 // Search returns one page of the messages f selects, newest first, with the number of matches.
 func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	res := Result{Messages: []Summary{}}
-	f, err := expand(ctx, s.readDB, f)
-	if err != nil {
-		return res, err
-	}
+	f = s.expand(f)
 	match, only := f.onlyWords()
 	switch {
 	case f.isZero():
@@ -412,12 +410,9 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 
 // Index lists the messages f selects, oldest first, with only what POP3 and IMAP need.
 func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
-	f, err := expand(ctx, s.readDB, f)
-	if err != nil {
-		return nil, err
-	}
+	f = s.expand(f)
 	where, args := f.where()
-	rows, err := s.readDB.QueryContext(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created FROM messages m WHERE "+where+" ORDER BY m.uid", args...)
+	rows, err := s.readDB.QueryContext(ctx, "SELECT m.uid, m.id, m.size, m.read, m.created, m.deleted FROM messages m WHERE "+where+" ORDER BY m.uid", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: index: %w", err)
 	}
@@ -426,7 +421,7 @@ func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 	for rows.Next() {
 		var e Entry
 		var created int64
-		if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created); err != nil {
+		if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created, &e.Deleted); err != nil {
 			return nil, fmt.Errorf("store: index: %w", err)
 		}
 		e.Created = time.UnixMicro(created).UTC()
@@ -438,12 +433,9 @@ func (s *Store) Index(ctx context.Context, f Filter) ([]Entry, error) {
 	return entries, nil
 }
 
-// ids selects the UIDs and IDs f matches, inside a write transaction.
-func selectIDs(ctx context.Context, tx dbtx, f Filter) ([]int64, []string, error) {
-	f, err := expand(ctx, tx, f)
-	if err != nil {
-		return nil, nil, err
-	}
+// selectIDs selects the UIDs and IDs f matches, inside a write transaction.
+func (s *Store) selectIDs(ctx context.Context, tx dbtx, f Filter) ([]int64, []string, error) {
+	f = s.expand(f)
 	where, args := f.where()
 	rows, err := tx.QueryContext(ctx, "SELECT m.uid, m.id FROM messages m WHERE "+where, args...)
 	if err != nil {

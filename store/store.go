@@ -78,8 +78,8 @@ type Store struct {
 	enc     *zstd.Encoder
 	dec     *zstd.Decoder
 	hub     hub
-	buffers sync.Pool  // of *bytes.Buffer: Add reads messages into them
-	vocab   vocabulary // the words the vocabulary holds: the writer goroutine's alone
+	buffers sync.Pool // of *bytes.Buffer: Add reads messages into them
+	lexicon lexicon   // the vocabulary's words (see vocab.go)
 
 	uidValidity uint32
 	stored      atomic.Int64
@@ -162,6 +162,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	n, _ := strconv.ParseUint(v, 10, 32)
 	s.uidValidity = uint32(n)
+	if err := s.lexicon.load(ctx, s.readDB); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	if s.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		// Messages are small: smaller tables are quicker to reset for each (12 µs for a 4 KB
 		// message instead of 14-22). One encoder per core, so sessions do not queue for one.

@@ -168,6 +168,7 @@ type Event struct {
 	ID      string    // for EventUpdate and EventDelete
 	UID     int64     // for EventUpdate and EventDelete
 	Read    *bool     // for EventUpdate of read state
+	Deleted *bool     // for EventFlag: the IMAP \Deleted flag
 	Tags    []string  // for EventUpdate of tags
 	UIDs    []int64   // for EventPrune
 	Session *Session  // for EventSession: the record\'s fields, without the transcript

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,13 +10,18 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/text/unicode/norm"
 )
 
-// The vocabulary (table terms, trigram index terms_tri; see migration 0004) lets a search term
-// match inside words while the full-text index stays a word index: a search first looks up the
-// indexed words its term occurs in, then asks the index for any of them.
+// The vocabulary (table terms, kept whole in memory as a lexicon) lets a search term match inside
+// words while the full-text index stays a word index: a search first looks up the indexed words
+// its term occurs in, then asks the index for any of them. The lexicon answers that lookup with a
+// byte search over all its words (a few megabytes at most), which costs a search a millisecond
+// and ingest next to nothing: the trigram index over the words that answered it before
+// (migration 0004) cost more ingest CPU than the full-text index itself, 0.23-0.47 M instructions
+// a new word, in its merges (callgrind, BenchmarkWriter).
 
 // Vocabulary words are 3 to 32 characters long, without digits.
 const (
@@ -30,9 +36,6 @@ const maxAlternatives = 100
 // maxMessageWords bounds the vocabulary words taken from one message (a huge message of random
 // text must not make a huge map); the rest of its words match from their start.
 const maxMessageWords = 20000
-
-// vocabCacheMax bounds the writer's memory of the words already in the vocabulary.
-const vocabCacheMax = 1 << 18
 
 // fold returns word as the index stores it: lower case, without diacritics (as FTS5's unicode61
 // tokenizer with remove_diacritics does).
@@ -88,6 +91,9 @@ func vocabularyOf(texts ...string) []string {
 				continue
 			}
 			seen[w] = struct{}{}
+			if !wordLike(w) {
+				continue
+			}
 			f := fold(w)
 			if f != w {
 				if _, ok := seen[f]; ok {
@@ -106,25 +112,88 @@ func vocabularyOf(texts ...string) []string {
 	return words
 }
 
+// wordLike reports whether w, as written, looks like a word rather than a piece of a token (a
+// fragment of base64 or of a random identifier, which mail is full of): it does not change from
+// lower to upper case twice ("iPhone" and "YouTube" do once, "GQqXVUrBD" twice), and, written in
+// ASCII, has no run of eight consonants. Other words match from their start only, as words with
+// digits do.
+func wordLike(w string) bool {
+	humps, run := 0, 0
+	var prev rune
+	for _, r := range w {
+		if unicode.IsUpper(r) && unicode.IsLower(prev) {
+			if humps++; humps == 2 {
+				return false
+			}
+		}
+		prev = r
+		switch {
+		case r >= utf8.RuneSelf || strings.ContainsRune("aeiouyAEIOUY", r):
+			run = 0
+		default:
+			if run++; run == 8 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // seenPool keeps the sets vocabularyOf uses, cleared, for the next message.
 var seenPool sync.Pool
 
-// vocabulary is the writer's memory of words known to be in the terms table, so that a batch
-// inserts only the others. It learns a batch's words once the batch is committed.
-type vocabulary struct {
-	known map[string]struct{}
+// lexicon is the vocabulary in memory: every word of the terms table (and those a batch being
+// committed adds), NUL-separated in chunks that are appended to and never moved, so that the
+// words a fragment occurs in are found with a byte search, and the set of known words needs no
+// copy of them. Its words are never removed, except all at once (delete all).
+type lexicon struct {
+	mu     sync.RWMutex
+	chunks [][]byte        // each starts with a NUL and ends with one after every word
+	words  map[string]bool // each word (its bytes in chunks) -> whether the terms table has it
 }
 
-// unknown returns the distinct words of recs that the vocabulary may not have yet.
-func (v *vocabulary) unknown(recs []*record) []string {
-	if v.known == nil {
-		v.known = map[string]struct{}{}
+// lexiconChunk is the capacity of a chunk of words.
+const lexiconChunk = 256 << 10
+
+// add records words; stored says whether the terms table has them. A word already known only
+// has its stored flag raised.
+func (l *lexicon) add(words []string, stored bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.words == nil {
+		l.words = map[string]bool{}
 	}
+	for _, w := range words {
+		if was, ok := l.words[w]; ok {
+			if stored && !was {
+				l.words[w] = true
+			}
+			continue
+		}
+		n := len(l.chunks)
+		if n == 0 || len(l.chunks[n-1])+len(w)+1 > cap(l.chunks[n-1]) {
+			c := make([]byte, 1, max(lexiconChunk, len(w)+2))
+			l.chunks = append(l.chunks, c) // c[0] is the NUL before the first word
+			n++
+		}
+		c := l.chunks[n-1]
+		at := len(c)
+		c = append(append(c, w...), 0)
+		l.chunks[n-1] = c
+		// The key is the word's bytes in the chunk, which no later append moves or changes.
+		l.words[unsafe.String(&c[at], len(w))] = stored
+	}
+}
+
+// unstored returns the distinct words of recs that the terms table does not have yet.
+func (l *lexicon) unstored(recs []*record) []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	var words []string
 	batch := map[string]struct{}{}
 	for _, rec := range recs {
 		for _, w := range rec.words {
-			if _, ok := v.known[w]; ok {
+			if l.words[w] {
 				continue
 			}
 			if _, ok := batch[w]; ok {
@@ -137,20 +206,84 @@ func (v *vocabulary) unknown(recs []*record) []string {
 	return words
 }
 
-// forget empties the vocabulary's memory (its table was emptied).
-func (v *vocabulary) forget() { clear(v.known) }
-
-// learn records words as stored (after their batch is committed).
-func (v *vocabulary) learn(words []string) {
-	if len(v.known)+len(words) > vocabCacheMax {
-		clear(v.known)
-	}
-	for _, w := range words {
-		v.known[w] = struct{}{}
-	}
+// reset forgets every word (the terms table was emptied).
+func (l *lexicon) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.chunks, l.words = nil, nil
 }
 
-// addWords adds words to the vocabulary and its trigram index, inside the writer's transaction.
+// size returns the number of words and the bytes their chunks hold.
+func (l *lexicon) size() (words, bytes int) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, c := range l.chunks {
+		bytes += cap(c)
+	}
+	return len(l.words), bytes
+}
+
+// containing returns the words that frag occurs in: with suffix, the words it ends (and that
+// are longer than it), else the words it occurs in that it does not start. It stops once it has
+// more than limit.
+func (l *lexicon) containing(frag string, suffix bool, limit int) []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var out []string
+	needle := []byte(frag)
+	if suffix {
+		needle = append(needle, 0)
+	}
+	for _, c := range l.chunks {
+		for at := 0; ; {
+			i := bytes.Index(c[at:], needle)
+			if i < 0 {
+				break
+			}
+			i += at
+			start := bytes.LastIndexByte(c[:i], 0) + 1
+			end := i + bytes.IndexByte(c[i:], 0)
+			at = end + 1 // one answer a word
+			if start == i {
+				// The fragment is the whole word (suffix), or starts it: the term's prefix
+				// matches the word already.
+				continue
+			}
+			out = append(out, string(c[start:end]))
+			if len(out) > limit {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// load fills the lexicon from the terms table.
+func (l *lexicon) load(ctx context.Context, db querier) error {
+	rows, err := db.QueryContext(ctx, "SELECT term FROM terms ORDER BY id")
+	if err != nil {
+		return fmt.Errorf("store: load vocabulary: %w", err)
+	}
+	defer rows.Close()
+	var words []string
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			return fmt.Errorf("store: load vocabulary: %w", err)
+		}
+		if words = append(words, w); len(words) == 4096 {
+			l.add(words, true)
+			words = words[:0]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: load vocabulary: %w", err)
+	}
+	l.add(words, true)
+	return nil
+}
+
+// addWords adds words to the terms table, inside the writer's transaction.
 func (ins *inserts) addWords(ctx context.Context, words []string) error {
 	if len(words) == 0 {
 		return nil
@@ -159,18 +292,7 @@ func (ins *inserts) addWords(ctx context.Context, words []string) error {
 	if err != nil {
 		return fmt.Errorf("store: vocabulary: %w", err)
 	}
-	var last int64
-	st, err := ins.stmt(ctx, "SELECT COALESCE(max(id), 0) FROM terms")
-	if err == nil {
-		err = st.QueryRowContext(ctx).Scan(&last)
-	}
-	if err == nil {
-		err = ins.run(ctx, "INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", string(list))
-	}
-	if err == nil {
-		err = ins.run(ctx, "INSERT INTO terms_tri (rowid, term) SELECT id, term FROM terms WHERE id > ?", last)
-	}
-	if err != nil {
+	if err := ins.run(ctx, "INSERT OR IGNORE INTO terms (term) SELECT value FROM json_each(?)", string(list)); err != nil {
 		return fmt.Errorf("store: vocabulary: %w", err)
 	}
 	return nil
@@ -185,7 +307,7 @@ type querier interface {
 // for a one-word value, the words that contain it; for a longer one, the words its first word
 // ends (the rest must follow them). A header term's value is looked up, not its name. The terms
 // then match those words too (see Term.ftsMatchIn).
-func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
+func (s *Store) expand(f Filter) Filter {
 	for i, t := range f.Query.Terms {
 		if _, text := textFields[t.Field]; !text {
 			continue
@@ -198,20 +320,8 @@ func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 		if !vocabWord(first) {
 			continue
 		}
-		var alts []string
-		var err error
-		if at == len(words)-1 {
-			// Words that start with it are matched by its prefix already.
-			alts, err = queryStrings(ctx, q, `SELECT t.term FROM terms_tri JOIN terms t ON t.id = terms_tri.rowid
-				WHERE terms_tri MATCH ? AND t.term NOT LIKE ? ESCAPE '\' LIMIT ?`,
-				`"`+first+`"`, likeEscape(first)+"%", maxAlternatives+1)
-		} else {
-			alts, err = queryStrings(ctx, q, `SELECT term FROM terms_tri WHERE term LIKE ? ESCAPE '\' AND term != ? LIMIT ?`,
-				"%"+likeEscape(first), first, maxAlternatives+1)
-		}
-		if err != nil {
-			return f, fmt.Errorf("store: search vocabulary: %w", err)
-		}
+		// Words that start with it are matched by its prefix already.
+		alts := s.lexicon.containing(first, at < len(words)-1, maxAlternatives)
 		if len(alts) == 0 || len(alts) > maxAlternatives {
 			continue
 		}
@@ -220,7 +330,7 @@ func expand(ctx context.Context, q querier, f Filter) (Filter, error) {
 		}
 		f.alts[i] = alts
 	}
-	return f, nil
+	return f
 }
 
 // likeEscape escapes s for a LIKE pattern with ESCAPE '\'.

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,5 +105,135 @@ func TestVocabularyAfterDeleteAll(t *testing.T) {
 	add("springtime") // known to the writer before: it must be stored again
 	if n := count("ringtim"); n != 1 {
 		t.Fatalf("inside a word after delete all: %d matches, want 1", n)
+	}
+}
+
+func TestWordLike(t *testing.T) {
+	for _, w := range []string{"unicode", "iPhone", "YouTube", "JavaScript", "McDonald", "strengths", "rhythms",
+		"CAFÉ", "Müller", "Ünïcode", "Kundenservicemitarbeiter", "東京都渋谷区", "Здравствуйте", "NASA", "Northwind"} {
+		if !wordLike(w) {
+			t.Errorf("%q is not taken for a word", w)
+		}
+	}
+	// Pieces of tokens: base64 and random letters.
+	for _, w := range []string{"GQqXVUrBD", "yGaTcMM", "aBcDeF", "wtpqxdtpskwusqhsl", "bcdfghjk"} {
+		if wordLike(w) {
+			t.Errorf("%q is taken for a word", w)
+		}
+	}
+	if got := vocabularyOf("tracking GQqXVUrBD-yga_xQzTmNp springtime"); !slices.Equal(got, []string{"tracking", "yga", "springtime"}) {
+		t.Errorf("vocabularyOf = %q", got)
+	}
+}
+
+func TestLexiconContaining(t *testing.T) {
+	var l lexicon
+	l.add([]string{"example", "ample", "sample", "trampled", "ampleness", "xamplex"}, true)
+	l.add([]string{"sample", "resample"}, false) // one known, one new
+	got := l.containing("ample", false, 100)
+	slices.Sort(got)
+	// Not "ample" and "ampleness": the term's prefix matches them already.
+	if want := []string{"example", "resample", "sample", "trampled", "xamplex"}; !slices.Equal(got, want) {
+		t.Errorf("containing ample = %q, want %q", got, want)
+	}
+	got = l.containing("ample", true, 100)
+	slices.Sort(got)
+	if want := []string{"example", "resample", "sample"}; !slices.Equal(got, want) {
+		t.Errorf("ending with ample = %q, want %q", got, want)
+	}
+	if got := l.containing("ample", false, 2); len(got) != 3 {
+		t.Errorf("limit 2: %q, want 3 words (more than the limit)", got)
+	}
+	if n, _ := l.size(); n != 7 {
+		t.Errorf("%d words, want 7", n)
+	}
+	// Many words over several chunks.
+	var many []string
+	for i := range 100000 {
+		many = append(many, fmt.Sprintf("w%dzork", i))
+	}
+	l.add(many, true)
+	if _, b := l.size(); b < 2*lexiconChunk {
+		t.Fatalf("%d bytes: one chunk", b)
+	}
+	if got := l.containing("99999zor", false, 100); !slices.Equal(got, []string{"w99999zork"}) {
+		t.Errorf("in the last chunk: %q", got)
+	}
+	rec := &record{words: []string{"sample", "resample", "brandnew", "brandnew"}}
+	if got := l.unstored([]*record{rec}); !slices.Equal(got, []string{"resample", "brandnew"}) {
+		t.Errorf("unstored = %q", got)
+	}
+	l.reset()
+	if got := l.containing("ample", false, 100); len(got) != 0 {
+		t.Errorf("after reset: %q", got)
+	}
+}
+
+// TestVocabularySurvivesRestart: the words the lexicon holds come back from the terms table.
+func TestVocabularySurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "letterbox.db")
+	s, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, Envelope{}, strings.NewReader("Subject: s\r\n\r\nspringtime\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(ctx, Options{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q, _ := ParseQuery("ringtim")
+	if res, err := s.Search(ctx, Filter{Query: q}, Page{}); err != nil || res.Total != 1 {
+		t.Errorf("inside a word after a restart: %d matches (%v), want 1", res.Total, err)
+	}
+}
+
+// TestVocabularyOfRetriedBatch: when a batch fails and its requests are committed one by one,
+// the words of its messages still reach the terms table (the lexicon had learnt them in the
+// failed attempt).
+func TestVocabularyOfRetriedBatch(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "letterbox.db")
+	s, err := Open(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, held := make(chan struct{}), make(chan struct{})
+	hold := writeReq{reply: make(chan writeResult, 1), change: func(context.Context, dbtx) ([]Event, error) {
+		close(held)
+		<-release
+		return nil, nil
+	}}
+	s.writes <- hold
+	<-held
+	rec := s.prepare(Envelope{}, nil, []byte("Subject: s\r\n\r\nspringtime\r\n"))
+	msg := writeReq{rec: rec, reply: make(chan writeResult, 1)}
+	fail := writeReq{reply: make(chan writeResult, 1), change: func(context.Context, dbtx) ([]Event, error) {
+		return nil, errors.New("this change fails")
+	}}
+	s.writes <- msg
+	s.writes <- fail
+	close(release)
+	<-hold.reply
+	if res := <-msg.reply; res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res := <-fail.reply; res.err == nil {
+		t.Fatal("the failing change succeeded")
+	}
+	if st, _ := s.Stats(ctx); st.Commits < 3 {
+		t.Fatalf("%d commits: the batch was not retried request by request", st.Commits)
+	}
+	s.Close()
+	if s, err = Open(ctx, Options{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q, _ := ParseQuery("ringtim")
+	if res, err := s.Search(ctx, Filter{Query: q}, Page{}); err != nil || res.Total != 1 {
+		t.Errorf("inside a word of a retried batch after a restart: %d matches (%v), want 1", res.Total, err)
 	}
 }

@@ -225,7 +225,7 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		results[0] = writeResult{err: err}
 		events = nil
 	} else {
-		s.vocab.learn(words)
+		s.lexicon.add(words, true)
 	}
 	s.commits.Add(1)
 	writes := 0
@@ -286,8 +286,11 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 		}
 	}
 	// Consecutive messages are inserted together, then indexed, before a change (which may
-	// delete them) or the commit.
+	// delete them, or search them) or the commit. Their new words join the lexicon at once, so
+	// that what runs after them in this transaction finds them inside words too; the terms
+	// table gets them before the commit.
 	var pending, inserted []*record
+	var words []string
 	var sessions []sessionWrite // session records, after the messages they came with
 	newSessions := false
 	flush := func() error {
@@ -296,6 +299,9 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 			if err == nil {
 				err = ins.index(ctx, pending)
 			}
+			added := s.lexicon.unstored(pending)
+			s.lexicon.add(added, false)
+			words = append(words, added...)
 			inserted = append(inserted, pending...)
 			pending = pending[:0]
 			if err != nil {
@@ -342,7 +348,6 @@ func (s *Store) runBatch(ctx context.Context, conn *sql.Conn, ins *inserts, batc
 			return results, nil, nil, fmt.Errorf("store: prune sessions: %w", err)
 		}
 	}
-	words := s.vocab.unknown(inserted)
 	if err := ins.addWords(ctx, words); err != nil {
 		rollback()
 		return results, nil, nil, err

@@ -20,6 +20,7 @@ type note struct {
 	UIDs   []int64  `json:"u,omitempty"`
 	IDs    []string `json:"i,omitempty"`
 	Read   *bool    `json:"r,omitempty"`
+	Del    *bool    `json:"d,omitempty"` // for noteFlag: the \Deleted flag
 	Jobs   []int64  `json:"j,omitempty"` // for noteNew: the auto-relay jobs queued with the messages
 	Sess   []int64  `json:"x,omitempty"` // for noteNew: the messages that came with their session's record
 
@@ -39,6 +40,7 @@ const (
 	noteTruncate = "truncate" // every message deleted
 	noteRelay    = "relay"    // relay jobs changed: their numbers (in UIDs) and messages' IDs
 	noteSession  = "session"  // session records written without a message: their IDs
+	noteFlag     = "flag"     // the \Deleted flag set to Del: UIDs and IDs
 )
 
 // noteChunk is the most messages one notification names: PostgreSQL's payloads hold 8,000 bytes.
@@ -248,6 +250,10 @@ func (s *Store) eventsOf(ctx context.Context, n note) ([]store.Event, error) {
 		}
 		for i, uid := range n.UIDs {
 			evs = append(evs, store.Event{Type: store.EventUpdate, ID: at(n.IDs, i), UID: uid, Tags: tags[uid]})
+		}
+	case noteFlag:
+		for i, uid := range n.UIDs {
+			evs = append(evs, store.Event{Type: store.EventFlag, ID: at(n.IDs, i), UID: uid, Deleted: n.Del})
 		}
 	case noteDelete:
 		for i, uid := range n.UIDs {

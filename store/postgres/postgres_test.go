@@ -234,3 +234,25 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("error for an unreachable database: %v", err)
 	}
 }
+
+// TestVocabularyCacheAcrossProcesses: a process's memory of the words already in the vocabulary
+// never goes stale when another process deletes everything (the vocabulary stays), so a word it
+// skips inserting is still found inside words.
+func TestVocabularyCacheAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	a, b := open(t, url, store.Options{}), open(t, url, store.Options{})
+	if _, err := a.Add(ctx, store.Envelope{}, msg("springtime offers")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Add(ctx, store.Envelope{}, msg("springtime again")); err != nil { // a remembers "springtime"
+		t.Fatal(err)
+	}
+	q, _ := store.ParseQuery("ringtim")
+	if res, err := b.Search(ctx, store.Filter{Query: q}, store.Page{}); err != nil || res.Total != 1 {
+		t.Fatalf("a word inside a word, stored after another process deleted everything: %+v, %v", res, err)
+	}
+}

@@ -452,7 +452,7 @@ func (s *Store) Index(ctx context.Context, f store.Filter) ([]store.Entry, error
 	q := compile(f, alts, &a)
 	entries := []store.Entry{}
 	err = s.searchTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, q.with+"SELECT m.uid, m.id, m.size, m.read, m.created FROM "+q.from+" WHERE "+q.cond+" ORDER BY m.uid", a...)
+		rows, err := tx.Query(ctx, q.with+"SELECT m.uid, m.id, m.size, m.read, m.created, m.deleted FROM "+q.from+" WHERE "+q.cond+" ORDER BY m.uid", a...)
 		if err != nil {
 			return err
 		}
@@ -460,7 +460,7 @@ func (s *Store) Index(ctx context.Context, f store.Filter) ([]store.Entry, error
 		for rows.Next() {
 			var e store.Entry
 			var created int64
-			if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created); err != nil {
+			if err := rows.Scan(&e.UID, &e.ID, &e.Size, &e.Read, &created, &e.Deleted); err != nil {
 				return err
 			}
 			e.Created = micros(created)

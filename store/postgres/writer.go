@@ -93,6 +93,9 @@ func (s *Store) writer() {
 			}
 			return
 		}
+		if batch[0].p == nil {
+			batch = s.awaitCompany(batch)
+		}
 		waiting := false
 	fill:
 		for len(batch) < s.opts.MaxBatch {
@@ -124,6 +127,33 @@ func (s *Store) writer() {
 		}
 		s.commit(batch)
 	}
+}
+
+// sessionDelay is the longest a batch of SMTP session records alone waits for company before it
+// is committed (as on SQLite, see store's sessionDelay): no client waits for a record written as
+// its session ends, and a commit of its own (a log flush) for each would cost more than the
+// session's message did. The records ride along with the next messages instead.
+const sessionDelay = 25 * time.Millisecond
+
+// awaitCompany adds to a batch of session records whatever comes within sessionDelay, up to the
+// first message.
+func (s *Store) awaitCompany(batch []*insertReq) []*insertReq {
+	t := time.NewTimer(sessionDelay)
+	defer t.Stop()
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case req := <-s.writes:
+			batch = append(batch, req)
+			if req.p != nil {
+				return batch
+			}
+		case <-t.C:
+			return batch
+		case <-s.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // commit writes a batch in one transaction; when it fails, each request is tried alone, so one

@@ -78,6 +78,7 @@ func Run(t *testing.T, f Factory) {
 		{"NoTraceAndProtocol", testNoTraceAndProtocol},
 		{"Sessions", testSessions},
 		{"SessionRetention", testSessionRetention},
+		{"DeletedFlag", testDeletedFlag},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.test(suite{T: t, open: f(t)})

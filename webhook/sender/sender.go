@@ -202,7 +202,8 @@ func (s *Sender) Start() {
 	}
 }
 
-// dispatch turns new-message events into deliveries on every queue, never waiting for one.
+// dispatch turns new-message events into deliveries on every queue, never waiting for one. It is
+// the only goroutine that sends on the queues.
 func (s *Sender) dispatch(sub *store.Subscription) {
 	defer close(s.dispatchDone)
 	for {
@@ -238,13 +239,15 @@ func (s *Sender) enqueue(sum *store.Summary) {
 	}
 	ev := &event{id: newID(), msg: sum.ID, body: body}
 	for _, t := range s.targets {
-		select {
-		case t.queue <- ev:
+		// dispatch is the queues' only sender, so a queue with room takes the event without
+		// blocking; counting it first means no one sees it delivered before it is counted queued.
+		if len(t.queue) < cap(t.queue) {
 			t.queued.Add(1)
-		default:
-			if n := t.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
-				s.log.Warn("webhook queue full: event dropped", "url", t.shown, "message", sum.ID, "dropped", n, "queue", s.opts.QueueSize)
-			}
+			t.queue <- ev
+			continue
+		}
+		if n := t.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
+			s.log.Warn("webhook queue full: event dropped", "url", t.shown, "message", sum.ID, "dropped", n, "queue", s.opts.QueueSize)
 		}
 	}
 }
