@@ -49,12 +49,40 @@ func (s *SMTPSink) Add(ctx context.Context, env store.Envelope, raw io.Reader) (
 	return store.Summary{}, Submit(ctx, s.Addr, s.Hostname, from, to, b)
 }
 
-// Submit sends one message over SMTP (no TLS, no AUTH: a catcher on this machine).
+// The steps of a submission, as SubmitError names them.
+const (
+	StageConnect = "connect" // reaching the server
+	StageHello   = "hello"   // the greeting and EHLO
+	StageMail    = "mail"    // MAIL FROM
+	StageRcpt    = "rcpt"    // RCPT TO (SubmitError.Recipient says which)
+	StageData    = "data"    // DATA and the message up to the reply to its end
+)
+
+// SubmitError is a submission that failed, and at which step. Err is an *smtp.SMTPError when
+// the server answered with a refusal (Code says whether for good: 5xx, or for now: 4xx).
+type SubmitError struct {
+	Stage     string // one of the Stage constants
+	Recipient string // at StageRcpt
+	Err       error
+}
+
+func (e *SubmitError) Error() string {
+	if e.Stage == StageRcpt {
+		return fmt.Sprintf("archive: submit: rcpt <%s>: %v", e.Recipient, e.Err)
+	}
+	return fmt.Sprintf("archive: submit: %s: %v", e.Stage, e.Err)
+}
+
+func (e *SubmitError) Unwrap() error { return e.Err }
+
+// Submit sends one message over SMTP (no TLS, no AUTH: a catcher on this machine) to every
+// recipient or to none: a refused recipient ends the transaction before DATA. Once the server
+// has taken the message, a failing QUIT is not an error. Failures are *SubmitError.
 func Submit(ctx context.Context, addr, hostname, from string, to []string, raw []byte) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return err
+		return &SubmitError{Stage: StageConnect, Err: err}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
@@ -64,28 +92,29 @@ func Submit(ctx context.Context, addr, hostname, from string, to []string, raw [
 		hostname = "localhost"
 	}
 	if err := c.Hello(hostname); err != nil {
-		return err
+		return &SubmitError{Stage: StageHello, Err: err}
 	}
 	if err := c.Mail(from, nil); err != nil {
-		return err
+		return &SubmitError{Stage: StageMail, Err: err}
 	}
 	for _, rcpt := range to {
 		if err := c.Rcpt(rcpt, nil); err != nil {
-			return err
+			return &SubmitError{Stage: StageRcpt, Recipient: rcpt, Err: err}
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return err
+		return &SubmitError{Stage: StageData, Err: err}
 	}
 	if _, err := w.Write(raw); err != nil {
 		w.Close()
-		return err
+		return &SubmitError{Stage: StageData, Err: err}
 	}
 	if err := w.Close(); err != nil {
-		return err
+		return &SubmitError{Stage: StageData, Err: err}
 	}
-	return c.Quit()
+	c.Quit() // the message is taken: a QUIT that fails changes nothing
+	return nil
 }
 
 // HeaderRecipients returns the addresses of a message's To, Cc and Bcc fields, each once.

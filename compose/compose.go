@@ -150,7 +150,7 @@ func Build(req Request, opts Options) (*Message, error) {
 		return nil, fmt.Errorf("compose: build: %w", err)
 	}
 	if root.Header.Get("Message-Id") == "" {
-		root.Header.Set("Message-Id", "<"+newMessageID()+"@"+opts.Hostname+">")
+		root.Header.Set("Message-Id", NewMessageID(opts.Hostname))
 	}
 	var buf bytes.Buffer
 	if err := root.Encode(&buf); err != nil {
@@ -273,9 +273,13 @@ func decodeBase64(s string) ([]byte, error) {
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// newMessageID returns 20 random characters for the left part of a Message-ID.
-func newMessageID() string {
+// NewMessageID returns a new Message-ID field value, "<20 random characters@domain>" (RFC 5322
+// §3.6.4: unique through 96 random bits), with "localhost" for an empty domain.
+func NewMessageID(domain string) string {
+	if domain == "" {
+		domain = "localhost"
+	}
 	var b [12]byte
 	rand.Read(b[:])
-	return idEncoding.EncodeToString(b[:])
+	return "<" + idEncoding.EncodeToString(b[:]) + "@" + domain + ">"
 }

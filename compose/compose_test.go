@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +97,21 @@ func TestBuildGeneratesMessageID(t *testing.T) {
 	env, _ := enmime.ReadEnvelope(bytes.NewReader(m.Raw))
 	if id := env.GetHeader("Message-Id"); !strings.HasSuffix(id, "@catcher.test>") || len(id) < 30 {
 		t.Errorf("Message-ID %q", id)
+	}
+}
+
+func TestNewMessageID(t *testing.T) {
+	form := regexp.MustCompile(`^<[a-z2-7]{20}@example\.com>$`)
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		id := NewMessageID("example.com")
+		if !form.MatchString(id) || seen[id] {
+			t.Fatalf("Message-ID %q repeated or not <20 base32 characters@example.com>", id)
+		}
+		seen[id] = true
+	}
+	if id := NewMessageID(""); !strings.HasSuffix(id, "@localhost>") {
+		t.Errorf("no domain: %q", id)
 	}
 }
 

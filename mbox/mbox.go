@@ -185,13 +185,19 @@ func (r *Reader) unquote(line []byte) []byte {
 	return line
 }
 
-// parseSeparator reads "From sender date" (the date in asctime form, maybe with a time zone).
+// separatorDates are the date forms of separator lines: asctime (RFC 4155), with a numeric zone
+// after the year or a zone name before it, without seconds, and Gmail Takeout's numeric zone
+// before the year ("Fri Feb 03 12:34:56 +0000 2023").
+var separatorDates = []string{time.ANSIC, "Mon Jan _2 15:04:05 2006 -0700", "Mon Jan _2 15:04:05 MST 2006",
+	"Mon Jan _2 15:04 2006", "Mon Jan _2 15:04:05 -0700 2006"}
+
+// parseSeparator reads "From sender date".
 func parseSeparator(line []byte) (string, time.Time) {
 	rest := strings.TrimRight(string(line[len("From "):]), "\r\n")
 	rest = strings.TrimLeft(rest, " ")
 	sender, date, _ := strings.Cut(rest, " ")
 	date = strings.TrimSpace(date)
-	for _, layout := range []string{time.ANSIC, "Mon Jan _2 15:04:05 2006 -0700", "Mon Jan _2 15:04:05 MST 2006", "Mon Jan _2 15:04 2006"} {
+	for _, layout := range separatorDates {
 		if t, err := time.Parse(layout, date); err == nil {
 			return sender, t
 		}

@@ -153,6 +153,7 @@ func TestReaderNotMbox(t *testing.T) {
 func TestReaderLineNumbersAndSeparatorForms(t *testing.T) {
 	in := "\nFrom MAILER-DAEMON Thu Feb 29 23:59:59 2024\nA: 1\n\n" +
 		"From x@y Thu Feb 29 23:59:59 2024 +0200\nB: 2\n\n" +
+		"From 1781234567890123456@xxx Fri Feb 03 12:34:56 +0000 2023\nG: 4\n\n" + // Gmail Takeout's
 		"From z@w\nC: 3\n"
 	r := NewReader(strings.NewReader(in), MboxRD)
 	want := []struct {
@@ -163,7 +164,8 @@ func TestReaderLineNumbersAndSeparatorForms(t *testing.T) {
 	}{
 		{"MAILER-DAEMON", time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC), 2, "A: 1\n"},
 		{"x@y", time.Date(2024, 2, 29, 21, 59, 59, 0, time.UTC), 5, "B: 2\n"},
-		{"z@w", time.Time{}, 8, "C: 3"},
+		{"1781234567890123456@xxx", time.Date(2023, 2, 3, 12, 34, 56, 0, time.UTC), 8, "G: 4\n"},
+		{"z@w", time.Time{}, 11, "C: 3"},
 	}
 	for _, w := range want {
 		m, err := r.Next()

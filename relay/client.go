@@ -29,8 +29,9 @@ type Dest struct {
 	TLS bool
 	// STARTTLS requires the upgrade (RFC 3207): a server that does not offer it is an error.
 	STARTTLS bool
-	// Opportunistic upgrades with STARTTLS when the server offers it, without verifying its
-	// certificate, and carries on in the clear when it does not.
+	// Opportunistic upgrades with STARTTLS when the server offers it and carries on in the clear
+	// when it does not. The certificate is verified only when a password (PLAIN, LOGIN) is to
+	// go to an address off this machine, as net/smtp does for MailHog's release.
 	Opportunistic bool
 	// AllowInsecure skips certificate verification, and allows PLAIN and LOGIN without TLS.
 	AllowInsecure bool
@@ -122,7 +123,7 @@ func permanent(err error) bool {
 }
 
 var (
-	errInsecureAuth = errors.New("refusing to send a password without TLS (set starttls or tls, or allow-insecure)")
+	errInsecureAuth = errors.New("refusing to send a password without verified TLS (set starttls or tls, or allow-insecure)")
 	errNoAuth       = errors.New("the server does not offer that AUTH mechanism")
 )
 
@@ -133,6 +134,9 @@ type Client struct {
 	hostname string
 	roots    *x509.CertPool
 	timeout  time.Duration
+	// local reports whether a connection stays on this machine (loopback), where a password
+	// may go without TLS; tests replace it to play a remote server.
+	local func(net.Conn) bool
 }
 
 // ClientOptions configure a Client.
@@ -149,7 +153,7 @@ type ClientOptions struct {
 
 // NewClient returns a Client.
 func NewClient(opts ClientOptions) *Client {
-	c := &Client{guard: opts.Guard, hostname: opts.Hostname, roots: opts.RootCAs, timeout: opts.Timeout}
+	c := &Client{guard: opts.Guard, hostname: opts.Hostname, roots: opts.RootCAs, timeout: opts.Timeout, local: loopback}
 	if c.guard == nil {
 		c.guard = netguard.New(netguard.Options{})
 	}
@@ -182,19 +186,19 @@ func (c *Client) Deliver(ctx context.Context, d Dest, from string, to []string, 
 	if deadline, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(deadline)
 	}
-	tlsCfg := &tls.Config{ServerName: d.Host, RootCAs: c.roots, InsecureSkipVerify: d.AllowInsecure, MinVersion: tls.VersionTLS12}
-	secure := false
+	local := c.local(conn)
+	// Opportunistic TLS is verified only when it is to protect a password leaving the machine.
+	verify := !d.AllowInsecure && (d.TLS || d.STARTTLS || sendsPassword(d) && !local)
+	tlsCfg := &tls.Config{ServerName: d.Host, RootCAs: c.roots, InsecureSkipVerify: !verify, MinVersion: tls.VersionTLS12}
+	upgraded := false
 	if d.TLS {
 		tc := tls.Client(conn, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, &DeliveryError{Stage: "tls", Err: err}
 		}
-		conn, secure = tc, true
+		conn, upgraded = tc, true
 	} else if d.STARTTLS || d.Opportunistic {
-		if !d.STARTTLS {
-			tlsCfg.InsecureSkipVerify = true
-		}
-		if conn, secure, err = c.startTLS(ctx, conn, tlsCfg, d.STARTTLS); err != nil {
+		if conn, upgraded, err = c.startTLS(ctx, conn, tlsCfg, d.STARTTLS); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +207,8 @@ func (c *Client) Deliver(ctx context.Context, d Dest, from string, to []string, 
 	if err := sc.Hello(c.hostname); err != nil {
 		return nil, &DeliveryError{Stage: "hello", Err: err}
 	}
-	if err := c.auth(sc, d, secure || loopback(conn)); err != nil {
+	// A password goes only over TLS whose certificate was checked, or to this machine.
+	if err := c.auth(sc, d, upgraded && verify || local); err != nil {
 		return nil, err
 	}
 	res, err := transact(sc, from, to, raw)
@@ -251,8 +256,8 @@ func transact(sc *smtp.Client, from string, to []string, raw []byte) (*Result, e
 	return res, nil
 }
 
-// auth authenticates as d says, refusing to send a password in the clear (not secure: no TLS,
-// not loopback) unless d.AllowInsecure. CRAM-MD5 sends no password.
+// auth authenticates as d says, refusing to send a password where it is not secure (no verified
+// TLS, not loopback) unless d.AllowInsecure. CRAM-MD5 sends no password.
 func (c *Client) auth(sc *smtp.Client, d Dest, secure bool) error {
 	var client sasl.Client
 	switch d.Auth {
@@ -268,7 +273,7 @@ func (c *Client) auth(sc *smtp.Client, d Dest, secure bool) error {
 		return &DeliveryError{Stage: "auth", Err: fmt.Errorf("unknown mechanism %q", d.Auth)}
 	}
 	mech, _, _ := client.Start()
-	if d.Auth != "cram-md5" && !secure && !d.AllowInsecure {
+	if sendsPassword(d) && !secure && !d.AllowInsecure {
 		return &DeliveryError{Stage: "auth", Err: errInsecureAuth}
 	}
 	if !sc.SupportsAuth(mech) {
@@ -279,6 +284,9 @@ func (c *Client) auth(sc *smtp.Client, d Dest, secure bool) error {
 	}
 	return nil
 }
+
+// sendsPassword reports whether d's AUTH mechanism sends the password itself (PLAIN, LOGIN).
+func sendsPassword(d Dest) bool { return d.Auth == "plain" || d.Auth == "login" }
 
 // loopback reports whether conn goes to a loopback address (where a password in the clear
 // never leaves the machine: net/smtp makes the same exception).

@@ -178,12 +178,15 @@ func (e *RecipientError) Error() string {
 	return "relay: recipients refused: " + strings.Join(parts, "; ")
 }
 
+// ErrNoRecipients is a release without recipients.
+var ErrNoRecipients = errors.New("relay: no recipients")
+
 // CheckRecipients parses each recipient ("Name <addr>" or a bare address) and returns their
 // addresses, or a *RecipientError listing every one that is not an address, does not match
-// allowed-recipients, or matches blocked-recipients. An empty list is an error too.
+// allowed-recipients, or matches blocked-recipients. An empty list is ErrNoRecipients.
 func (c *Config) CheckRecipients(to []string) ([]string, error) {
 	if len(to) == 0 {
-		return nil, errors.New("relay: no recipients")
+		return nil, ErrNoRecipients
 	}
 	var out []string
 	re := &RecipientError{}

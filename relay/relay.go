@@ -18,14 +18,14 @@ package relay
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/letterbox-mail/letterbox/compose"
 )
 
 // ErrNotConfigured is returned when no relay is configured.
@@ -162,7 +162,7 @@ func (r *Relay) prepare(m Stored, release bool) ([]byte, string) {
 	if release {
 		h.set("Date", r.now().Format(time.RFC1123Z))
 		if !r.cfg.PreserveMessageIDs {
-			h.set("Message-ID", "<"+newID()+"@"+r.name+">")
+			h.set("Message-ID", compose.NewMessageID(r.name))
 		}
 	}
 	if r.cfg.ReturnPath != "" {
@@ -270,12 +270,3 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
-
-var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
-
-// newID returns 20 random characters for a Message-ID.
-func newID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return idEncoding.EncodeToString(b[:])
-}

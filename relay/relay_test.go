@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -248,7 +249,7 @@ func TestCheckRecipients(t *testing.T) {
 	if !errors.As(err, &re) || !slices.Equal(re.NotAllowed, []string{"a@other.com"}) || !slices.Equal(re.Blocked, []string{"no-reply@example.com"}) || !slices.Equal(re.Invalid, []string{"not an address"}) {
 		t.Errorf("got %v", err)
 	}
-	if _, err := cfg.CheckRecipients(nil); err == nil {
+	if _, err := cfg.CheckRecipients(nil); !errors.Is(err, ErrNoRecipients) {
 		t.Error("no recipients accepted")
 	}
 }
@@ -412,5 +413,79 @@ func TestHeaderEdits(t *testing.T) {
 	h.set("Date", "x")
 	if got := string(h.bytes()); got != "Subject: only a header\r\nDate: x\r\n" {
 		t.Errorf("header without body: %q", got)
+	}
+}
+
+// remote makes r's client treat every connection as leaving this machine, as a relay on
+// another host would be (the test servers can listen on loopback only).
+func remote(r *Relay) *Relay {
+	r.client.local = func(net.Conn) bool { return false }
+	return r
+}
+
+// TestPasswordNeverInTheClearOffThisMachine: a PLAIN or LOGIN password goes to a server off this
+// machine only over TLS whose certificate was verified (or with allow-insecure); CRAM-MD5 sends
+// none. The server never sees an AUTH attempt otherwise, and nothing is sent.
+func TestPasswordNeverInTheClearOffThisMachine(t *testing.T) {
+	ts := startServer(t, false)
+	ctx := context.Background()
+	m := Stored{MailFrom: "bounce@app.test", Raw: []byte(stored)}
+	port := strings.TrimPrefix(ts.addr, "127.0.0.1:")
+	for _, auth := range []string{"plain", "login"} {
+		// The configured relay without starttls or tls: refused before AUTH, for good.
+		r := remote(newRelay(t, Config{Auth: auth, Username: testUser, Password: testPassword}, ts, Options{}))
+		_, err := r.Release(ctx, m, []string{"bob@example.com"})
+		var de *DeliveryError
+		if !errors.As(err, &de) || de.Stage != "auth" || !errors.Is(err, errInsecureAuth) || !de.Permanent() {
+			t.Errorf("%s in the clear: %v, want a permanent auth error", auth, err)
+		}
+		// allow-insecure is the operator saying so.
+		r = remote(newRelay(t, Config{Auth: auth, Username: testUser, Password: testPassword, AllowInsecure: true}, ts, Options{}))
+		if _, err := r.Release(ctx, m, []string{"bob@example.com"}); err != nil {
+			t.Errorf("%s with allow-insecure: %v", auth, err)
+		}
+	}
+	if n := ts.count(); n != 2 {
+		t.Fatalf("%d messages arrived, want the 2 sent with allow-insecure", n)
+	}
+
+	// A MailHog release to a listed host upgrades with STARTTLS; with a password for a remote
+	// host the certificate must verify: unknown, nothing is sent and no AUTH is tried.
+	req := MailHogRelease{Host: "127.0.0.1", Port: port, Email: "bob@example.com", Username: testUser, Password: testPassword, Mechanism: "PLAIN"}
+	r := remote(newRelay(t, Config{}, nil, Options{ReleaseHosts: []string{"127.0.0.1"}}))
+	_, err := r.ReleaseMailHog(ctx, m, req)
+	var de *DeliveryError
+	if !errors.As(err, &de) || de.Stage != "tls" {
+		t.Errorf("password to a remote host with an unknown certificate: %v, want a tls error", err)
+	}
+	// Known: sent, authenticated, over TLS.
+	r = remote(newRelay(t, Config{}, nil, Options{ReleaseHosts: []string{"127.0.0.1"}, ClientOptions: ClientOptions{RootCAs: ts.pool}}))
+	if _, err := r.ReleaseMailHog(ctx, m, req); err != nil {
+		t.Fatalf("password to a remote host with a verified certificate: %v", err)
+	}
+	if got := ts.wait(2); got.Username != testUser || !got.TLS {
+		t.Errorf("server saw user %q TLS %v", got.Username, got.TLS)
+	}
+	// Without a password the upgrade is not verified: an unknown certificate still gets TLS.
+	req.Username, req.Password = "", ""
+	r = remote(newRelay(t, Config{}, nil, Options{ReleaseHosts: []string{"127.0.0.1"}}))
+	if _, err := r.ReleaseMailHog(ctx, m, req); err != nil {
+		t.Fatalf("no password, unknown certificate: %v", err)
+	}
+	if got := ts.wait(3); got.Username != "" || !got.TLS {
+		t.Errorf("server saw user %q TLS %v", got.Username, got.TLS)
+	}
+	// CRAM-MD5 sends no password: allowed in the clear.
+	r = remote(newRelay(t, Config{Auth: "cram-md5", Username: testUser, Secret: testPassword}, ts, Options{}))
+	if _, err := r.Release(ctx, m, []string{"bob@example.com"}); err != nil {
+		t.Errorf("cram-md5 in the clear: %v", err)
+	}
+	if got := ts.wait(4); got.Mech != "CRAM-MD5" || got.TLS {
+		t.Errorf("server saw mechanism %q TLS %v", got.Mech, got.TLS)
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.authFail != 0 || len(ts.messages) != 5 {
+		t.Errorf("%d failed AUTH attempts, %d messages; want 0 and 5", ts.authFail, len(ts.messages))
 	}
 }

@@ -83,8 +83,11 @@ export class RelayUI {
     if (this.msg && d && d.ID === this.msg.ID) this.show(this.msg);
   }
 
+  /** render shows the newest job, replacing what is shown: two fetches that cross (the release's and
+   * the websocket event's) must not show it twice. */
   render(st) {
     const jobs = (st && st.Jobs) || [];
+    clear(this.status).hidden = true;
     if (!jobs.length) return;
     const last = jobs[jobs.length - 1];
     const parts = [h('span', { class: 'relay-state relay-' + last.State, text: STATE_TEXT[last.State] || last.State })];

@@ -131,7 +131,7 @@ func (s *Server) answerRelease(w http.ResponseWriter, r *http.Request, id string
 	case errors.As(err, &re), errors.As(err, &he), errors.Is(err, relay.ErrNotConfigured):
 		http.Error(w, "webui: "+strings.TrimPrefix(err.Error(), "relay: "), http.StatusBadRequest)
 		return
-	case err != nil && strings.HasPrefix(err.Error(), "relay: no recipients"):
+	case errors.Is(err, relay.ErrNoRecipients):
 		http.Error(w, "webui: release: no recipients (To)", http.StatusBadRequest)
 		return
 	}

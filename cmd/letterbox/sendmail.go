@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/mail"
 	"net/textproto"
 	"os"
@@ -18,6 +15,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/letterbox-mail/letterbox/archive"
+	"github.com/letterbox-mail/letterbox/compose"
 )
 
 // The exit statuses of sendmail (sysexits.h) that callers such as PHP and cron look at.
@@ -44,7 +44,8 @@ func sendmailErr(code int, format string, args ...any) error {
 type sendmailOptions struct {
 	fromHeaders bool     // -t: recipients from To, Cc and Bcc
 	ignoreDots  bool     // -i, -oi: a line "." does not end the message
-	from        string   // -f: the envelope sender
+	from        string   // -f: the envelope sender, without angle brackets
+	nullSender  bool     // -f '<>' (or -f ''): the null sender, as bounces and auto-replies use
 	fullName    string   // -F: the sender's name, for a From field the message lacks
 	addr        string   // -S, --smtp-addr
 	recipients  []string // the arguments
@@ -105,7 +106,11 @@ func parseSendmailArgs(args []string, getenv func(string) string) (*sendmailOpti
 				o.ignoreDots = true
 			}
 		case "f", "r":
-			o.from, err = value(&i, rest, "-"+flag)
+			var v string
+			if v, err = value(&i, rest, "-"+flag); err == nil {
+				o.from = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "<"), ">")
+				o.nullSender = o.from == ""
+			}
 		case "F":
 			o.fullName, err = value(&i, rest, "-F")
 		case "S":
@@ -198,7 +203,8 @@ type outgoing struct {
 
 // newOutgoing works out the envelope and completes the header as a submission agent does: the
 // recipients (arguments, and with -t the To, Cc and Bcc fields, Bcc then removed), the sender
-// (-f, else the From address, else user@host), and From, Date and Message-ID when missing.
+// (-f, '<>' for none; else the From address, else user@host), and From, Date and Message-ID
+// when missing.
 func newOutgoing(raw []byte, o *sendmailOptions) (*outgoing, error) {
 	header, body, eol := splitMessage(raw)
 	tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(header), strings.NewReader("\r\n"))))
@@ -248,7 +254,7 @@ func newOutgoing(raw []byte, o *sendmailOptions) (*outgoing, error) {
 		}
 		add = append(add, "From: "+(&mail.Address{Name: o.fullName, Address: sender}).String())
 	}
-	if m.from == "" {
+	if m.from == "" && !o.nullSender {
 		if list, err := mail.ParseAddressList(h.Get("From")); err == nil && len(list) > 0 {
 			m.from = list[0].Address
 		} else {
@@ -259,9 +265,7 @@ func newOutgoing(raw []byte, o *sendmailOptions) (*outgoing, error) {
 		add = append(add, "Date: "+time.Now().Format(time.RFC1123Z))
 	}
 	if h.Get("Message-Id") == "" {
-		var b [10]byte
-		rand.Read(b[:])
-		add = append(add, "Message-ID: <"+hex.EncodeToString(b[:])+"@"+domainOf(m.from)+">")
+		add = append(add, "Message-ID: "+compose.NewMessageID(domainOf(m.from)))
 	}
 	var out bytes.Buffer
 	out.Write(header)
@@ -349,53 +353,29 @@ func domainOf(addr string) string {
 	return "localhost"
 }
 
-// submit sends the message over SMTP, mapping each failure to sendmail's exit status.
+// submit sends the message over SMTP (archive.Submit), mapping each failure to sendmail's exit
+// status: a 5xx is EX_UNAVAILABLE, anything else (no server, a 4xx, a dropped connection)
+// EX_TEMPFAIL.
 func submit(ctx context.Context, addr string, m *outgoing) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return sendmailErr(exTempFail, "cannot reach the SMTP server at %s: %v (is letterbox running? set -S or LETTERBOX_SENDMAIL_SMTP_ADDR)", addr, err)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-	c := smtp.NewClient(conn)
-	defer c.Close()
 	host, _ := os.Hostname()
-	if host == "" {
-		host = "localhost"
+	err := archive.Submit(ctx, addr, host, m.from, m.to, m.raw)
+	if err == nil {
+		return nil
 	}
-	fail := func(stage string, err error) error {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			code := exTempFail
-			if se.Code >= 500 {
-				code = exUnavailable
-			}
-			return sendmailErr(code, "%s refused by %s: %d %s", stage, addr, se.Code, se.Message)
-		}
-		return sendmailErr(exTempFail, "%s: %v", stage, err)
+	var se *archive.SubmitError
+	if !errors.As(err, &se) {
+		return sendmailErr(exTempFail, "%v", err)
 	}
-	if err := c.Hello(host); err != nil {
-		return fail("EHLO", err)
+	what := map[string]string{archive.StageHello: "EHLO", archive.StageMail: "sender <" + m.from + ">",
+		archive.StageRcpt: "recipient <" + se.Recipient + ">", archive.StageData: "message"}[se.Stage]
+	var re *smtp.SMTPError
+	switch {
+	case se.Stage == archive.StageConnect:
+		return sendmailErr(exTempFail, "cannot reach the SMTP server at %s: %v (is letterbox running? set -S or LETTERBOX_SENDMAIL_SMTP_ADDR)", addr, se.Err)
+	case errors.As(se.Err, &re) && re.Code >= 500:
+		return sendmailErr(exUnavailable, "%s refused by %s: %d %s", what, addr, re.Code, re.Message)
+	case errors.As(se.Err, &re):
+		return sendmailErr(exTempFail, "%s refused by %s: %d %s", what, addr, re.Code, re.Message)
 	}
-	if err := c.Mail(m.from, nil); err != nil {
-		return fail("sender <"+m.from+">", err)
-	}
-	for _, r := range m.to {
-		if err := c.Rcpt(r, nil); err != nil {
-			return fail("recipient <"+r+">", err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return fail("DATA", err)
-	}
-	if _, err := w.Write(m.raw); err != nil {
-		return fail("message", err)
-	}
-	if err := w.Close(); err != nil {
-		return fail("message", err)
-	}
-	c.Quit()
-	return nil
+	return sendmailErr(exTempFail, "%s: %v", what, se.Err)
 }

@@ -138,6 +138,17 @@ func TestSendmailAsPHPRunsIt(t *testing.T) {
 		strings.Join(m.Envelope.Recipients, ",") != "ops@example.com" || strings.Contains(m.Text, "not sent") {
 		t.Errorf("cron message %+v", m)
 	}
+
+	// -f '<>' is the null sender (a bounce or an auto-reply); -f '<a@b>' is a@b.
+	for _, tc := range []struct{ arg, want string }{{"<>", ""}, {"", ""}, {"<bounce@host.test>", "bounce@host.test"}} {
+		code, stderr = runChild(t, link, "From: app@example.com\nSubject: sender ["+tc.arg+"]\n\nx\n", env, "-i", "-f", tc.arg, "ops@example.com")
+		if code != 0 {
+			t.Fatalf("-f %q: exit %d %q", tc.arg, code, stderr)
+		}
+		if m := messages(t, srv.addrs["http"])[0]; m.Subject != "sender ["+tc.arg+"]" || m.Envelope.MailFrom != tc.want {
+			t.Errorf("-f %q: %q has envelope sender %q, want %q", tc.arg, m.Subject, m.Envelope.MailFrom, tc.want)
+		}
+	}
 }
 
 func TestSendmailThroughPHP(t *testing.T) {
@@ -170,6 +181,12 @@ func TestSendmailExitCodes(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
 	l.Close()
+	// A catcher that answers a recipient "later@" with 451, another "gone@" with 550.
+	rules := filepath.Join(t.TempDir(), "rules.yml")
+	os.WriteFile(rules, []byte("rules:\n"+
+		"  - {stage: rcpt, to: \"later@*\", reply: {code: 451, enhanced: \"4.2.0\", text: \"mailbox busy\"}}\n"+
+		"  - {stage: rcpt, to: \"gone@*\", reply: {code: 550, enhanced: \"5.1.1\", text: \"user unknown\"}}\n"), 0o600)
+	picky := startProcess(t, "--db", filepath.Join(t.TempDir(), "picky.db"), "--smtp-rules", rules)
 	big := "To: a@example.com\nFrom: b@example.com\nSubject: big\n\n" + strings.Repeat("x", 500) + "\n"
 	for _, tc := range []struct {
 		name  string
@@ -187,6 +204,8 @@ func TestSendmailExitCodes(t *testing.T) {
 		{"empty input", small.addrs["smtp"], "", []string{"a@example.com"}, exDataErr, "no message"},
 		{"refused for good", small.addrs["smtp"], big, []string{"-t", "-i"}, exUnavailable, "552"},
 		{"no server", dead, big, []string{"-t", "-i"}, exTempFail, "cannot reach the SMTP server"},
+		{"a 4xx: try again", picky.addrs["smtp"], "Subject: x\n\nbody\n", []string{"ok@example.com", "later@example.com"}, exTempFail, "recipient <later@example.com> refused by " + picky.addrs["smtp"] + ": 451 mailbox busy"},
+		{"a 5xx recipient", picky.addrs["smtp"], "Subject: x\n\nbody\n", []string{"gone@example.com", "ok@example.com"}, exUnavailable, "recipient <gone@example.com> refused"},
 	} {
 		code, stderr := runChild(t, os.Args[0], tc.stdin, []string{"LETTERBOX_SENDMAIL_SMTP_ADDR=" + tc.addr}, append([]string{"sendmail"}, tc.args...)...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
@@ -194,8 +213,10 @@ func TestSendmailExitCodes(t *testing.T) {
 			t.Errorf("%s: exit %d, stderr %q; want %d and one line saying %q", tc.name, code, stderr, tc.code, tc.says)
 		}
 	}
-	if got := messages(t, small.addrs["http"]); len(got) != 0 {
-		t.Errorf("%d messages stored by failing runs", len(got))
+	for _, c := range []*process{small, picky} {
+		if got := messages(t, c.addrs["http"]); len(got) != 0 {
+			t.Errorf("%d messages stored by failing runs (a refused recipient must stop the whole message)", len(got))
+		}
 	}
 	// -S names the server too, and wins over the environment.
 	code, stderr := runChild(t, os.Args[0], "To: a@example.com\n\nhi\n", []string{"LETTERBOX_SENDMAIL_SMTP_ADDR=" + small.addrs["smtp"]}, "sendmail", "-t", "-S", dead)
