@@ -55,6 +55,7 @@ type conn struct {
 	dropAt       int64   // modeData: drop the connection once this many bytes were handed over; -1 never
 	inject       []byte  // a command handed to go-smtp before the client's next one (RSET after STARTTLS)
 	dropBuffered bool    // forget what the client sent after the command just handled (STARTTLS)
+	midLine      bool    // the line being handed over did not fit the buffer: its rest follows
 	lastCmd      verb    // the last command handed to go-smtp
 	helo         string  // the name of the last HELO/EHLO handed to go-smtp
 	needHelo     bool    // after STARTTLS: the client must greet again before a transaction
@@ -185,7 +186,10 @@ func (c *conn) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if !complete { // longer than the buffer: hand it over as it comes, unexamined
+		if !complete || c.midLine {
+			// A line longer than the buffer is handed over as it comes, unexamined to its end:
+			// its rest must not be taken for a command (go-smtp sees one line).
+			c.midLine = !complete
 			c.rec.client(line, c.mode == modeSASL, true)
 			c.pass = len(line)
 			continue

@@ -366,3 +366,24 @@ func TestTranscriptRefused(t *testing.T) {
 	}
 	first.cmd(221, "QUIT")
 }
+
+// TestLongLineNotSplitIntoCommands: the rest of a command line longer than the connection layer's
+// buffer is part of that line, not a command of its own, even when it reads like one.
+func TestLongLineNotSplitIntoCommands(t *testing.T) {
+	ts := startServer(t, Options{})
+	w := watchSessions(t, ts.store)
+	c := dial(t, ts.addr)
+	c.cmd(250, "EHLO client.test")
+	for _, line := range []string{"XJUNK " + strings.Repeat("x", bufSize-len("XJUNK ")) + " STARTTLS",
+		"XJUNK " + strings.Repeat("y", bufSize-len("XJUNK ")) + "VRFY a@b"} {
+		c.write(line + "\r\n")
+		if code, msg, err := c.text.ReadResponse(0); err != nil || code/100 != 5 {
+			t.Fatalf("long unknown command: %d %s %v", code, msg, err)
+		}
+	}
+	c.cmd(221, "QUIT")
+	s := w.ended()
+	if s.TLSVersion != "" || strings.Contains(transcript(s), "S: 252") {
+		t.Errorf("a piece of a long line was taken for a command:\n%s", transcript(s))
+	}
+}

@@ -197,7 +197,13 @@ func TestRulesAPI(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"name":"sender"`) {
 		t.Fatalf("PUT: %d %s", code, body)
 	}
+	ws := e.wsDial("/api/events")
 	wantSMTP(t, mailFrom(t, addr, "blocked@example.com"), 550, "5.7.1 <blocked@example.com> not welcome")
+	// The refusal is published: the session's websocket event carries the fault.
+	ev := waitSessionEvent(t, func() map[string]any { return next(t, ws) })
+	if faults, _ := ev["Faults"].([]any); len(faults) != 1 || faults[0] != "sender at mail: reply 550" {
+		t.Errorf("session event %v", ev)
+	}
 	if err := mailFrom(t, addr, "fine@example.com"); err != nil {
 		t.Errorf("other sender: %v", err)
 	}

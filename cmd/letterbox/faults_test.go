@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/smtp"
@@ -68,6 +69,17 @@ func TestRulesFileAndSIGHUP(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(body), `"from":"second@*"`) {
 		t.Errorf("rules in force: %s", body)
+	}
+	// Every refusal is counted in Mailpit's RuntimeStats.
+	res, err = http.Get("http://" + p.addrs["http"] + "/api/v1/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct{ RuntimeStats struct{ SMTPRejected int } }
+	json.NewDecoder(res.Body).Decode(&info)
+	res.Body.Close()
+	if info.RuntimeStats.SMTPRejected != 3 {
+		t.Errorf("SMTPRejected %d, want the 3 refusals", info.RuntimeStats.SMTPRejected)
 	}
 }
 
