@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/mail"
 	"os"
 	"regexp"
@@ -89,6 +90,11 @@ func (c *Config) Validate() error {
 	if strings.ContainsAny(c.Host, " /\r\n") {
 		return fmt.Errorf("relay: host: %q is not a host name or address", c.Host)
 	}
+	h := strings.TrimSuffix(strings.TrimPrefix(c.Host, "["), "]")
+	if strings.Contains(h, ":") && net.ParseIP(h) == nil {
+		return fmt.Errorf("relay: host: %q: give the port as port, not in host", c.Host)
+	}
+	c.Host = h // an IPv6 address without its brackets: Dest.Addr adds them
 	if c.Port == 0 {
 		c.Port = 25
 	}

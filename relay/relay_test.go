@@ -369,6 +369,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}{
 		{Config{}, "host"},
 		{Config{Host: "h", Port: 70000}, "port"},
+		{Config{Host: "smtp.example.com:587"}, "give the port as port"},
 		{Config{Host: "h", STARTTLS: true, TLS: true}, "starttls and tls"},
 		{Config{Host: "h", Auth: "plain", Username: "u"}, "auth plain"},
 		{Config{Host: "h", Auth: "cram", Username: "u"}, "auth cram-md5"},
@@ -381,6 +382,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want it to name %q", tc.cfg, err, tc.want)
 		}
+	}
+	if c := (Config{Host: "[::1]", Port: 2525}); c.Validate() != nil || c.Dest().Addr() != "[::1]:2525" {
+		t.Errorf("IPv6 host: %+v, %v", c, c.Validate())
 	}
 	c := Config{Host: "h", Auth: "CRAM", Username: "u", Secret: "s", RecipientAllowlist: "x"}
 	if err := c.Validate(); err != nil || c.Auth != "cram-md5" || c.Port != 25 || c.AllowedRecipients != "x" {
