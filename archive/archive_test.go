@@ -216,6 +216,46 @@ func TestIngestTestdataMessages(t *testing.T) {
 	}
 }
 
+// TestIngestMaildirPlusPlusFolders: a Dovecot-style Maildir root brings its ".Sent" and
+// ".Archive.2024" folders along, found directly or in a directory walk; a hidden directory
+// that is not a Maildir is not read.
+func TestIngestMaildirPlusPlusFolders(t *testing.T) {
+	ctx := context.Background()
+	top := t.TempDir()
+	root := filepath.Join(top, "Maildir")
+	for folder, subject := range map[string]string{"": "inbox", ".Sent": "sent", ".Archive.2024": "archived"} {
+		dir := filepath.Join(root, folder)
+		if err := maildir.Create(dir); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := maildir.Deliver(dir, []byte("Subject: "+subject+"\n\nx\n"), "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(root, ".notes"), 0o700)
+	os.WriteFile(filepath.Join(root, ".notes", "x.eml"), []byte("Subject: not mail of the Maildir\n\nx\n"), 0o600)
+	for _, path := range []string{root, top} {
+		s := openStore(t)
+		rec := &recorder{}
+		stats, err := Ingest(ctx, []string{path}, s, IngestOptions{Progress: rec})
+		if err != nil || stats.Messages != 3 || stats.Skipped != 0 {
+			t.Fatalf("ingest %s: %+v %v, skipped %q", path, stats, err, rec.skipped)
+		}
+		res, _ := s.Search(ctx, store.Filter{}, store.Page{})
+		var subjects []string
+		for _, m := range res.Messages {
+			subjects = append(subjects, m.Subject)
+		}
+		sort.Strings(subjects)
+		if !slices.Equal(subjects, []string{"archived", "inbox", "sent"}) {
+			t.Errorf("ingest %s: subjects %q", path, subjects)
+		}
+		if rec.done[filepath.Join(root, ".Sent")] != "maildir x" {
+			t.Errorf("ingest %s: folders reported %q", path, rec.done)
+		}
+	}
+}
+
 func TestIngestSkipsWhatItCannotReadAndGoesOn(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

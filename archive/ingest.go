@@ -77,9 +77,9 @@ type group struct {
 	read []string // IDs of messages to mark read
 }
 
-// Ingest reads every path: an .eml file, an mbox file, a Maildir, or a directory of them
-// (searched recursively; there only *.eml, *.mbox, *.mbx files and files without an extension
-// are taken, hidden ones are not). Each message is stored as it is (Envelope.NoTrace), with the
+// Ingest reads every path: an .eml file, an mbox file, a Maildir (with its Maildir++ folders),
+// or a directory of them (searched recursively; there only *.eml, *.mbox, *.mbx files and files
+// without an extension are taken, hidden ones are not). Each message is stored as it is (Envelope.NoTrace), with the
 // received time its container records (an mbox separator's date, a Maildir name's time, an .eml
 // file's modification time); Maildir's S flag marks it read. A file or message that cannot be
 // read or stored is reported to Progress and skipped; the run goes on. Ingest stops early only
@@ -134,7 +134,7 @@ func (in *ingester) done(path string, g *group, kind string) {
 // dir ingests a Maildir, or walks a directory for messages and Maildirs.
 func (in *ingester) dir(root string) {
 	if maildir.Is(root) {
-		in.maildir(root)
+		in.maildirTree(root)
 		return
 	}
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -153,7 +153,7 @@ func (in *ingester) dir(root string) {
 		}
 		if d.IsDir() {
 			if p != root && maildir.Is(p) {
-				in.maildir(p)
+				in.maildirTree(p)
 				return filepath.SkipDir
 			}
 			return nil
@@ -238,6 +238,25 @@ func (in *ingester) mbox(path string, r io.Reader) {
 			env.MailFrom = m.Sender
 		}
 		in.add(g, fmt.Sprintf("%s:%d", path, m.Line), env, m.Raw, false)
+	}
+}
+
+// maildirTree ingests a Maildir and its Maildir++ folders (Dovecot's and Courier's layout:
+// subdirectories named ".Sent", ".Archive.2024", each a Maildir of its own).
+func (in *ingester) maildirTree(dir string) {
+	in.maildir(dir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		in.skip(dir, err)
+		return
+	}
+	for _, e := range entries {
+		if in.ctx.Err() != nil {
+			return
+		}
+		if sub := filepath.Join(dir, e.Name()); e.IsDir() && strings.HasPrefix(e.Name(), ".") && maildir.Is(sub) {
+			in.maildir(sub)
+		}
 	}
 }
 

@@ -66,6 +66,7 @@ type SubmitError struct {
 	Err       error
 }
 
+// Error names the step (and the recipient at rcpt) and the cause.
 func (e *SubmitError) Error() string {
 	if e.Stage == StageRcpt {
 		return fmt.Sprintf("archive: submit: rcpt <%s>: %v", e.Recipient, e.Err)
@@ -73,6 +74,7 @@ func (e *SubmitError) Error() string {
 	return fmt.Sprintf("archive: submit: %s: %v", e.Stage, e.Err)
 }
 
+// Unwrap returns the cause, an *smtp.SMTPError when the server refused.
 func (e *SubmitError) Unwrap() error { return e.Err }
 
 // Submit sends one message over SMTP (no TLS, no AUTH: a catcher on this machine) to every

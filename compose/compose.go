@@ -64,6 +64,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error is "Field: reason", e.g. "To[1].Email: \"bob@\" is not an email address".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Options configure Build. The zero value is valid.

@@ -46,6 +46,7 @@ func ParseFormat(s string) (Format, error) {
 	return 0, fmt.Errorf("mbox: unknown format %q: use mboxrd or mboxo", s)
 }
 
+// String is the format's name, "mboxrd" or "mboxo".
 func (f Format) String() string {
 	if f == MboxO {
 		return "mboxo"

@@ -60,6 +60,7 @@ type Refusal struct {
 	Err       error // an *smtp.SMTPError when the server answered
 }
 
+// String shows the refusal as "<recipient>: the server's reply".
 func (r Refusal) String() string { return "<" + r.Recipient + ">: " + replyText(r.Err) }
 
 // replyText shows an SMTP reply as the server sent it ("550 5.1.1 user unknown"), and any other
@@ -86,6 +87,7 @@ type DeliveryError struct {
 	Refused []Refusal // at stage rcpt: every recipient's refusal
 }
 
+// Error says what failed and the server's reply; it never holds a password.
 func (e *DeliveryError) Error() string {
 	if e.Stage == "rcpt" && len(e.Refused) > 0 {
 		parts := make([]string, len(e.Refused))
@@ -97,6 +99,7 @@ func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("relay: %s: %s", e.Stage, replyText(e.Err))
 }
 
+// Unwrap returns the cause, so that errors.As finds an *smtp.SMTPError or netguard's error.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
 // Permanent reports whether trying again cannot help: the server refused with a 5xx reply (every

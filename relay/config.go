@@ -164,6 +164,7 @@ type RecipientError struct {
 	Invalid    []string // not email addresses
 }
 
+// Error lists the refused recipients by reason.
 func (e *RecipientError) Error() string {
 	var parts []string
 	if len(e.Invalid) > 0 {

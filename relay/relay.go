@@ -178,6 +178,7 @@ func (r *Relay) prepare(m Stored, release bool) ([]byte, string) {
 // HostError is a MailHog release to a host that may not be used.
 type HostError struct{ Addr string }
 
+// Error names the host and where a release may go instead.
 func (e *HostError) Error() string {
 	return "relay: releasing to " + e.Addr + " is not allowed: only to the configured relay (--relay-config) or to hosts listed in --release-hosts"
 }
@@ -269,4 +270,5 @@ type FieldError struct {
 	Reason string
 }
 
+// Error is "Field: reason".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }

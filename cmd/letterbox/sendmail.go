@@ -18,6 +18,7 @@ import (
 
 	"github.com/letterbox-mail/letterbox/archive"
 	"github.com/letterbox-mail/letterbox/compose"
+	"github.com/letterbox-mail/letterbox/mbox"
 )
 
 // The exit statuses of sendmail (sysexits.h) that callers such as PHP and cron look at.
@@ -90,14 +91,17 @@ func parseSendmailArgs(args []string, getenv func(string) string) (*sendmailOpti
 			o.recipients = append(o.recipients, a)
 			continue
 		}
+		if len(a) > 2 && strings.Trim(a[1:], "tiUvmnG") == "" {
+			// Flags without values run together: -ti, -it, -tiU.
+			o.fromHeaders = o.fromHeaders || strings.Contains(a, "t")
+			o.ignoreDots = o.ignoreDots || strings.Contains(a, "i")
+			continue
+		}
 		flag, rest := a[1:2], a[2:]
 		var err error
 		switch flag {
 		case "t":
 			o.fromHeaders = true
-			if rest == "i" { // -ti
-				o.ignoreDots = true
-			}
 		case "i":
 			o.ignoreDots = true
 		case "o":
@@ -159,6 +163,15 @@ func sendmail(ctx context.Context, args []string, stdin io.Reader, getenv func(s
 	raw, err := readMessage(stdin, o.ignoreDots)
 	if err != nil {
 		return sendmailErr(exDataErr, "reading the message: %v", err)
+	}
+	if mbox.IsSeparator(raw) {
+		// A Unix "From sender date" line first (mail(1), procmail, an mbox cut): no part of the
+		// message, as sendmail and Postfix drop it.
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		} else {
+			raw = nil
+		}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return sendmailErr(exDataErr, "no message on standard input")

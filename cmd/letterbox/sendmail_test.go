@@ -139,6 +139,12 @@ func TestSendmailAsPHPRunsIt(t *testing.T) {
 		t.Errorf("cron message %+v", m)
 	}
 
+	// A leading Unix "From " line is not part of the message.
+	code, stderr = runChild(t, link, "From app@example.com Tue Jan  2 03:04:05 2024\nFrom: app@example.com\nSubject: unix from\n\nx\n", env, "-i", "ops@example.com")
+	if m := messages(t, srv.addrs["http"])[0]; code != 0 || m.Subject != "unix from" || m.From.Address != "app@example.com" {
+		t.Errorf("a leading From line: exit %d %q, stored %+v", code, stderr, m)
+	}
+
 	// -f '<>' is the null sender (a bounce or an auto-reply); -f '<a@b>' is a@b.
 	for _, tc := range []struct{ arg, want string }{{"<>", ""}, {"", ""}, {"<bounce@host.test>", "bounce@host.test"}} {
 		code, stderr = runChild(t, link, "From: app@example.com\nSubject: sender ["+tc.arg+"]\n\nx\n", env, "-i", "-f", tc.arg, "ops@example.com")
@@ -234,6 +240,11 @@ func TestParseSendmailArgs(t *testing.T) {
 	if !o.fromHeaders || !o.ignoreDots || o.from != "me@x.test" || o.fullName != "Me Myself" || o.addr != "127.0.0.1:2525" ||
 		strings.Join(o.recipients, ",") != "-weird@x.test,b@x.test" {
 		t.Errorf("%+v", o)
+	}
+	for _, cluster := range []string{"-it", "-tiU", "-Uti"} {
+		if o, err := parseSendmailArgs([]string{cluster}, func(string) string { return "" }); err != nil || !o.fromHeaders || !o.ignoreDots || len(o.recipients) != 0 {
+			t.Errorf("%s: %+v %v, want -t and -i", cluster, o, err)
+		}
 	}
 	o, _ = parseSendmailArgs([]string{"--smtp-addr=h:1", "a@x.test"}, func(string) string { return "" })
 	if o.addr != "h:1" || o.ignoreDots || o.fromHeaders {
