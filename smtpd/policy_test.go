@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -297,10 +298,31 @@ func TestPolicyDisconnect(t *testing.T) {
 	})
 }
 
-// TestPolicyThrottle: a throttled connection reads the message at the rate set, within 20%.
+// throttleClock throttles every connection from MAIL FROM on and notes when the server has
+// read the whole message (the data-end stage is asked once the last byte is in, before the store
+// is: its commit is no part of the transfer).
+type throttleClock struct {
+	bps     int
+	readAll chan time.Time
+}
+
+func (p *throttleClock) Wants(s Stage) bool { return s == StageMail || s == StageDataEnd }
+
+func (p *throttleClock) Check(_ context.Context, c *Check) Action {
+	if c.Stage == StageDataEnd {
+		p.readAll <- time.Now()
+		return Action{}
+	}
+	return Action{Throttle: p.bps}
+}
+
+// TestPolicyThrottle: a throttled connection reads the message at the rate set: never faster,
+// and within 20% of it. The transfer is timed from before the client writes the message to the
+// moment the server has read its last byte.
 func TestPolicyThrottle(t *testing.T) {
 	const bps = 32 << 10
-	ts := startServer(t, Options{Policy: &stagePolicy{stage: StageMail, action: Action{Throttle: bps}}})
+	p := &throttleClock{bps: bps, readAll: make(chan time.Time, 1)}
+	ts := startServer(t, Options{Policy: p})
 	c := dial(t, ts.addr)
 	c.cmd(250, "EHLO client.test")
 	c.cmd(250, "MAIL FROM:<a@example.com>")
@@ -309,11 +331,59 @@ func TestPolicyThrottle(t *testing.T) {
 	msg := message("throttled", strings.Repeat(strings.Repeat("x", 78)+"\r\n", 400)) + ".\r\n"
 	start := time.Now()
 	c.write(msg)
+	elapsed := (<-p.readAll).Sub(start)
 	c.expect(250)
-	elapsed := time.Since(start)
 	want := time.Duration(float64(len(msg)) / bps * float64(time.Second))
-	if elapsed < want*8/10 || elapsed > want*12/10 {
-		t.Errorf("%d bytes at %d B/s took %v, want %v ± 20%%", len(msg), bps, elapsed, want)
+	if elapsed < want {
+		t.Errorf("%d bytes at %d B/s read in %v, faster than the rate (%v)", len(msg), bps, elapsed, want)
+	}
+	if elapsed > want*12/10 {
+		t.Errorf("%d bytes at %d B/s read in %v, want %v + at most 20%%", len(msg), bps, elapsed, want)
+	}
+}
+
+// TestPolicyThrottleReplies: a throttle paces the replies and the commands too, from the first
+// byte, and a client that pauses earns no burst: the time the conversation took, less the
+// client's pauses, is at least what its bytes take at the rate.
+func TestPolicyThrottleReplies(t *testing.T) {
+	const bps, pause = 1000, 60 * time.Millisecond // pauses a burst allowance of 100 ms would reward
+	ts := startServer(t, Options{Policy: &stagePolicy{stage: StageConnect, action: Action{Throttle: bps}}})
+	start := time.Now()
+	conn, err := net.DialTimeout("tcp", ts.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	var bytes int
+	readReply := func() string {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading a reply: %v (after %q)", err, line)
+			}
+			bytes += len(line)
+			if len(line) < 4 || line[3] != '-' {
+				return line
+			}
+		}
+	}
+	if got := readReply(); !strings.HasPrefix(got, "220 ") {
+		t.Fatalf("greeting %q", got)
+	}
+	for _, cmd := range []string{"EHLO client.test\r\n", "NOOP\r\n"} {
+		time.Sleep(pause) // the client pauses: that must not let the reply through faster
+		bytes += len(cmd)
+		if _, err := io.WriteString(conn, cmd); err != nil {
+			t.Fatal(err)
+		}
+		readReply()
+	}
+	// Idle time aside, every byte each way took its share of a second.
+	elapsed := time.Since(start) - 2*pause
+	if want := time.Duration(bytes) * time.Second / bps; elapsed < want {
+		t.Errorf("%d bytes each way at %d B/s in %v (idle time taken off), faster than the rate (%v)", bytes, bps, elapsed, want)
 	}
 }
 

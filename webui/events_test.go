@@ -290,7 +290,10 @@ func TestWaitPromptAndTimeout(t *testing.T) {
 }
 
 func TestWebsocketPingPong(t *testing.T) {
-	e := newEnv(t, Options{PingInterval: 30 * time.Millisecond})
+	// The live client below has one PingInterval to answer each ping before the server's pong
+	// deadline (2 × PingInterval) passes: 250ms, so a loaded machine's scheduling stalls (tens of
+	// milliseconds under -race) do not read as a dead client.
+	e := newEnv(t, Options{PingInterval: 250 * time.Millisecond})
 	// A live client answers pings (gorilla does so while reading) and stays connected.
 	c := e.wsDial("/api/events")
 	pings := make(chan struct{}, 10)

@@ -22,6 +22,12 @@ type roundTripper func() http.Handler
 
 // RoundTrip runs the handler in a goroutine and returns once it has sent its header.
 func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A request cancelled before it is sent never reaches the handler, as with net/http's
+	// Transport. Without this check the handler's goroutine could answer before the wait below
+	// notices the cancellation, and a cancelled request would succeed.
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
 	h := rt()
 	if h == nil {
 		return nil, fmt.Errorf("inproc: no handler for %s %s", req.Method, req.URL)
@@ -52,8 +58,12 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	select {
 	case <-w.ready:
 	case <-req.Context().Done():
-		pr.CloseWithError(req.Context().Err())
-		return nil, req.Context().Err()
+	}
+	// A handler that returns because the request was cancelled (its context done) "answers" 200
+	// as it goes: the request failed all the same.
+	if err := req.Context().Err(); err != nil {
+		pr.CloseWithError(err)
+		return nil, err
 	}
 	res := &http.Response{
 		Status:        strconv.Itoa(w.status) + " " + http.StatusText(w.status),
