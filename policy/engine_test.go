@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/letterbox-mail/letterbox/smtpd"
 )
@@ -298,5 +299,25 @@ func TestJimAndRecipients(t *testing.T) {
 	os.WriteFile(file, []byte("# the team\nalice@example.com\n\nbob@example.com\n"), 0o600)
 	if l, err := ParseRecipients("@" + file); err != nil || !l.Accepts("bob@example.com") || l.Accepts("eve@example.com") || l.n != 2 {
 		t.Errorf("@file: %v", err)
+	}
+}
+
+// TestDelayRange: a delay range draws each delay within it, not always the same one; a fixed
+// delay is always itself.
+func TestDelayRange(t *testing.T) {
+	e := engine(t, Options{Rules: []Rule{{Stage: "rcpt", To: "slow@*", Delay: "100ms-200ms"}, {Stage: "rcpt", Delay: "2s"}}})
+	seen := map[time.Duration]bool{}
+	for range 100 {
+		a := e.Check(context.Background(), rcpt("slow@x.test"))
+		if a.Delay < 100*time.Millisecond || a.Delay > 200*time.Millisecond {
+			t.Fatalf("delay %v outside 100ms-200ms", a.Delay)
+		}
+		seen[a.Delay] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("100 draws gave %d delays", len(seen))
+	}
+	if a := e.Check(context.Background(), rcpt("other@x.test")); a.Delay != 2*time.Second {
+		t.Errorf("fixed delay %v", a.Delay)
 	}
 }

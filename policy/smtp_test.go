@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 
@@ -182,5 +183,58 @@ func TestChaosAndJimOverSMTP(t *testing.T) {
 	e.SetJim(nil)
 	if err := sendGoSMTP(addr, "a@example.com", "b@example.com"); err != nil {
 		t.Errorf("all off: %v", err)
+	}
+}
+
+// TestJimEachChanceOverSMTP: each of Jim's chances at 1 does what MailHog's Jim does, seen by a
+// real client: recipients and AUTH refused with their codes, a command answered by a hang-up,
+// and a connection slowed to a link speed within LinkSpeedMin..LinkSpeedMax.
+func TestJimEachChanceOverSMTP(t *testing.T) {
+	e := engine(t, Options{Jim: &Jim{AcceptChance: 1, RejectRecipientChance: 1}})
+	addr, st := serve(t, e)
+	var se *gosmtp.SMTPError
+	if err := sendGoSMTP(addr, "a@example.com", "b@example.com"); !errors.As(err, &se) || se.Code != 550 ||
+		se.EnhancedCode != (gosmtp.EnhancedCode{5, 1, 1}) || se.Message != "Invalid recipient <b@example.com>" {
+		t.Errorf("jim recipient: %v", err)
+	}
+
+	e.SetJim(&Jim{AcceptChance: 1, RejectAuthChance: 1})
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var te *textproto.Error
+	if err := c.Auth(smtp.PlainAuth("", "user", "pass", "127.0.0.1")); !errors.As(err, &te) || te.Code != 535 ||
+		te.Msg != "5.7.8 Authentication credentials invalid" {
+		t.Errorf("jim auth: %v", err)
+	}
+	c.Close()
+
+	e.SetJim(&Jim{AcceptChance: 1, DisconnectChance: 1})
+	c, err = smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello("client.test"); err == nil || errors.As(err, &te) {
+		t.Errorf("jim disconnect: EHLO answered %v, want the connection dropped", err)
+	}
+	c.Close()
+
+	// 2,000 bytes a second: the greeting and EHLO's reply (~200 bytes) take about 0.1 s.
+	e.SetJim(&Jim{AcceptChance: 1, LinkSpeedAffect: 1, LinkSpeedMin: 2000, LinkSpeedMax: 2000})
+	start := time.Now()
+	c, err = smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("jim link speed: greeting and EHLO in %v, want them slowed to 2,000 B/s", d)
+	}
+	if res, _ := st.Search(context.Background(), store.Filter{}, store.Page{}); res.Total != 0 {
+		t.Errorf("%d messages stored", res.Total)
 	}
 }

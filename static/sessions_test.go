@@ -19,10 +19,10 @@ import (
 )
 
 // TestSessionTabAndFaultBanner: the banner appears while SMTP rules are in force and goes when
-// they are removed; a message's Session tab shows the conversation that delivered it; the
+// they are removed, names Jim and Mailpit's chaos while they are on; a message's Session tab shows the conversation that delivered it; the
 // Sessions view lists the refused probe that stored nothing, with its fault.
 func TestSessionTabAndFaultBanner(t *testing.T) {
-	eng, err := policy.New(policy.Options{})
+	eng, err := policy.New(policy.Options{ChaosEnabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,19 @@ func TestSessionTabAndFaultBanner(t *testing.T) {
 	reviewShot(t, ctx, "sessions-view.png")
 	do(t, ctx, chromedp.Click(chromedp.ID("sessions-close")))
 
-	// Rules off: the banner goes (the inbox checks every few seconds).
+	// Rules off, Jim and Mailpit's chaos on: the banner names them (the inbox checks every few
+	// seconds); all off: it goes.
 	eng.SetRules(nil)
+	jim := policy.DefaultJim()
+	if err := eng.SetJim(&jim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.SetChaos(policy.ChaosTriggers{Sender: policy.ChaosTrigger{ErrorCode: 451, Probability: 10}}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `(t => t.includes("MailHog's Jim") && t.includes("Mailpit's chaos") && !t.includes("SMTP rule"))(document.getElementById('faults-banner').textContent)`, 10*time.Second)
+	eng.SetJim(nil)
+	eng.SetChaos(policy.ChaosTriggers{})
 	waitJS(t, ctx, `document.getElementById('faults-banner').hidden`, 10*time.Second)
 }
 

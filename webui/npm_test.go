@@ -20,7 +20,7 @@ import (
 )
 
 // npmClients are the client packages the test runs, at the versions read for compatibility.
-var npmClients = []string{"mailhog@4.16.0", "mailpit-api@2.1.0"}
+var npmClients = []string{"mailhog@4.16.0", "mailpit-api@2.1.0", "cypress-mailhog@2.5.0"}
 
 // npmModules returns a node_modules directory holding npmClients: fetched once with npm pack
 // into the user's cache, or from LETTERBOX_NPM_MODULES. Without node and npm the test is
@@ -112,17 +112,23 @@ func untar(tgz, dir string) error {
 // node runs a phase of testdata/npmclients.js against e and decodes what it printed.
 func (e *testEnv) node(modules, phase string, out any) {
 	e.t.Helper()
+	e.nodeScript(modules, out, "testdata/npmclients.js", phase)
+}
+
+// nodeScript runs a script of testdata against e and decodes what it printed.
+func (e *testEnv) nodeScript(modules string, out any, args ...string) {
+	e.t.Helper()
 	u, _ := url.Parse(e.url)
 	host, port, _ := net.SplitHostPort(u.Host)
-	cmd := exec.Command("node", "testdata/npmclients.js", phase)
+	cmd := exec.Command("node", args...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "LETTERBOX_HOST="+host, "LETTERBOX_PORT="+port)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		e.t.Fatalf("node %s: %v\n%s", phase, err, stderr.String())
+		e.t.Fatalf("node %v: %v\n%s", args, err, stderr.String())
 	}
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		e.t.Fatalf("node %s printed %q: %v", phase, stdout.String(), err)
+		e.t.Fatalf("node %v printed %q: %v", args, stdout.String(), err)
 	}
 }
 
@@ -192,5 +198,29 @@ func TestNpmClients(t *testing.T) {
 	off.node(modules, "mailpitOff", &offRes)
 	if !strings.Contains(offRes.Error, "400") || !strings.Contains(offRes.Error, "Chaos is not enabled") {
 		t.Errorf("getChaosTriggers without chaos: %q", offRes.Error)
+	}
+}
+
+// TestCypressMailHog runs cypress-mailhog's own commands (through testdata/cypressmailhog.js, a
+// stand-in for Cypress that makes cy.request's real requests): mhGetJimMode and mhSetJimMode
+// turn Jim on and off as with MailHog, and mhGetAllMails and mhDeleteAll work.
+func TestCypressMailHog(t *testing.T) {
+	modules := npmModules(t)
+	e, eng, _ := faultEnv(t, policy.Options{})
+	e.add(msg{subject: "For cypress", text: "hello", to: []string{"dev@example.com"}})
+	var got struct {
+		JimBefore, JimOn, JimAfter                                   bool
+		SetOnStatus, SetOnAgainStatus, SetOffStatus, DeleteAllStatus int
+		Mails, MailsAfter                                            int
+	}
+	e.nodeScript(modules, &got, "testdata/cypressmailhog.js")
+	if got.JimBefore || !got.JimOn || got.JimAfter || got.SetOnStatus != 201 || got.SetOnAgainStatus != 400 || got.SetOffStatus != 200 {
+		t.Errorf("Jim through mhGetJimMode/mhSetJimMode: %+v", got)
+	}
+	if got.Mails != 1 || got.DeleteAllStatus != 200 || got.MailsAfter != 0 {
+		t.Errorf("mhGetAllMails/mhDeleteAll: %+v", got)
+	}
+	if j, on := eng.Jim(); on {
+		t.Errorf("Jim still on after mhSetJimMode(false): %+v", j)
 	}
 }
