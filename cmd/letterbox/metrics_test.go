@@ -83,7 +83,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs, cancel, done := startBinary(t, "--db", filepath.Join(dir, "m.db"), "--smtp", "127.0.0.1:0",
-		"--http", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http-auth-file", auth)
+		"--http", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http-auth-file", auth, "--max-message-size", "4096")
 	defer func() { cancel(); <-done }()
 	web := addrs["http"]
 
@@ -145,6 +145,30 @@ func TestMetrics(t *testing.T) {
 	if after["letterbox_store_commit_messages_sum"] < 2 {
 		t.Errorf("commit sizes sum %v, want at least 2", after["letterbox_store_commit_messages_sum"])
 	}
+	// A message over --max-message-size is rejected, and counted; a delete through the API too.
+	if err := sendErr(addrs["smtp"], "Subject: big\r\n\r\n"+strings.Repeat("x", 5000)+"\r\n"); err == nil {
+		t.Fatal("a message over --max-message-size was accepted")
+	}
+	waitSample(t, web, "alice", "s3cret", "letterbox_smtp_messages_rejected_total", 1)
+	req, _ := http.NewRequest("GET", "http://"+web+"/api/v1/messages", nil)
+	req.SetBasicAuth("alice", "s3cret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Messages []struct{ ID string } }
+	err = json.NewDecoder(res.Body).Decode(&list)
+	res.Body.Close()
+	if err != nil || len(list.Messages) != 2 {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	req, _ = http.NewRequest("DELETE", "http://"+web+"/api/v1/messages", strings.NewReader(`{"IDs":["`+list.Messages[0].ID+`"]}`))
+	req.SetBasicAuth("alice", "s3cret")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("delete: %v %v", res, err)
+	}
+	waitSample(t, web, "alice", "s3cret", "letterbox_messages_deleted_total", 1)
+	waitSample(t, web, "alice", "s3cret", "letterbox_messages", 1)
 	ws.Close()
 	imap.c.Close()
 	waitSample(t, web, "alice", "s3cret", `letterbox_clients{protocol="websocket"}`, 0)
@@ -251,4 +275,25 @@ func (s *syncBuffer) Bytes() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return bytes.Clone(s.b.Bytes())
+}
+
+// sendErr sends msg over SMTP and returns the first error, the final reply's included.
+func sendErr(addr, msg string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Mail("a@example.com"); err != nil {
+		return err
+	}
+	if err := c.Rcpt("b@example.com"); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	io.WriteString(w, msg)
+	return w.Close()
 }
