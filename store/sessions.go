@@ -127,6 +127,10 @@ func (s *Store) pruneSessions(ctx context.Context, ins *inserts) error {
 	return ins.run(ctx, `DELETE FROM sessions WHERE uid IN (SELECT uid FROM sessions ORDER BY uid LIMIT ?)`, n-max)
 }
 
+// lineBreaks turns CR and LF into spaces (one Replacer for all: building one costs more than
+// replacing).
+var lineBreaks = strings.NewReplacer("\r", " ", "\n", " ")
+
 // encodeLines writes lines as "ms TAB dir TAB text" separated by LF (text never holds CR or LF).
 func encodeLines(lines []SessionLine) string {
 	var b strings.Builder
@@ -135,7 +139,7 @@ func encodeLines(lines []SessionLine) string {
 		b.WriteByte('\t')
 		b.WriteString(l.Dir)
 		b.WriteByte('\t')
-		b.WriteString(strings.NewReplacer("\r", " ", "\n", " ").Replace(l.Text))
+		b.WriteString(lineBreaks.Replace(l.Text))
 		b.WriteByte('\n')
 	}
 	return b.String()

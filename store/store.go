@@ -22,7 +22,8 @@ import (
 
 	"github.com/jhillyerd/enmime/v2"
 	"github.com/klauspost/compress/zstd"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -186,7 +187,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // openDB opens a handle on path. Every connection gets WAL, FULL sync, foreign keys and a busy timeout.
 func openDB(path string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "temp_store(MEMORY)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	if readOnly {
@@ -208,11 +209,26 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.Ping(); err != nil {
+	if err := ping(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// ping connects to db, trying again for up to 10 s while the file is locked: SQLite does not
+// wait its busy timeout for every lock a first connection takes (making a new file WAL, or
+// while another process opening it does), so processes that open one file at once would fail.
+func ping(db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := db.Ping()
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // migrate applies the embedded migrations the database has not seen, in order, each in its own
@@ -247,6 +263,17 @@ func migrateTo(ctx context.Context, db *sql.DB, target int) error {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+		// Another process opening the database at the same time may have applied it while this
+		// one waited for the write lock (the transaction is IMMEDIATE): read the version again
+		// under the lock.
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %s: %w", name, err)
+		}
+		if n <= version {
+			tx.Rollback()
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()

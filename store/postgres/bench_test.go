@@ -15,7 +15,8 @@ import (
 
 // BenchmarkPropagation measures how long a message stored by one process takes to reach the
 // subscribers (API, websocket, wait, IMAP IDLE) of another on the same database: from Add's
-// return in A to B's event.
+// return in A to B's event. It fails when the 99th percentile is 100 ms or more, the bound
+// issue 14 sets (the servers publish what they get from the store without waiting).
 func BenchmarkPropagation(b *testing.B) {
 	ctx := context.Background()
 	url := pgtest.Database(b)
@@ -55,5 +56,9 @@ func BenchmarkPropagation(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(durs)
 	b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds())/1000, "p99-ms")
+	p99 := durs[len(durs)*99/100]
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	if p99 >= 100*time.Millisecond {
+		b.Errorf("p99 %v: another process sees a message later than 100 ms after the 250", p99)
+	}
 }

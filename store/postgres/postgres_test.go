@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/letterbox-mail/letterbox/internal/pgtest"
 	"github.com/letterbox-mail/letterbox/store"
 )
@@ -194,6 +196,55 @@ func TestRetentionAcrossProcesses(t *testing.T) {
 	st, _ := a.Stats(ctx)
 	if st.Total != 5 {
 		t.Fatalf("counters after pruning: %+v", st)
+	}
+}
+
+// TestRetentionTakesTurns: while another process prunes (holds the retention lock), Prune
+// leaves the messages alone; once the lock is free it prunes to the limit.
+func TestRetentionTakesTurns(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	s := open(t, url, store.Options{MaxMessages: 3, PruneInterval: time.Hour})
+	other, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_lock($1)", lockRetention); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := s.Add(ctx, store.Envelope{}, msg(fmt.Sprint("t", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Stats(ctx); st.Total != 10 {
+		t.Fatalf("pruned to %d while another process held the retention lock", st.Total)
+	}
+	if _, err := other.Exec(ctx, "SELECT pg_advisory_unlock($1)", lockRetention); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Stats(ctx); st.Total != 3 {
+		t.Fatalf("%d messages after pruning to 3", st.Total)
+	}
+}
+
+// TestNewerSchemaRefused: a database migrated by a newer letterbox is not opened.
+func TestNewerSchemaRefused(t *testing.T) {
+	url := pgtest.Database(t)
+	s := open(t, url, store.Options{})
+	if _, err := s.pool.Exec(context.Background(), "INSERT INTO schema_migrations (version) VALUES (99)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(context.Background(), url, store.Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("a database of a newer schema: %v, want refused", err)
 	}
 }
 

@@ -79,9 +79,13 @@ func tsvectorOf(t *store.SearchText) string {
 	return b.String()
 }
 
+// lexemeEscaper escapes a lexeme for tsvector and tsquery input (one for all: a Replacer builds
+// its tables on first use, and building them for every word took a quarter of ingest's CPU).
+var lexemeEscaper = strings.NewReplacer(`\`, `\\`, `'`, `''`)
+
 // quoteLexeme quotes a lexeme for tsvector and tsquery input.
 func quoteLexeme(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+	return "'" + lexemeEscaper.Replace(s) + "'"
 }
 
 // textField describes a text term: the index fields it matches and the messages column its

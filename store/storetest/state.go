@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/letterbox-mail/letterbox/store"
@@ -299,5 +300,39 @@ func testUIDs(s suite) {
 			s.Fatalf("UID %d repeated or not above %d", uid, c.UID)
 		}
 		seen[uid] = true
+	}
+}
+
+// testMigrations: processes starting together on a new database migrate it once between them
+// (each opens, none fails, all agree on UIDVALIDITY and read what another stored); reopening
+// migrates nothing again (testRestart). Refusing a newer schema and upgrading an old one are
+// the engines' own tests (they need to write a schema version).
+func testMigrations(s suite) {
+	ctx := context.Background()
+	engines := make([]store.Engine, 3)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range engines {
+		wg.Go(func() {
+			engines[i], errs[i] = s.open(store.Options{Hostname: "conformance.test"})
+		})
+	}
+	wg.Wait()
+	for i, e := range engines {
+		if errs[i] != nil {
+			s.Fatalf("open %d of 3 at once: %v", i, errs[i])
+		}
+		s.Cleanup(func() { e.Close() })
+	}
+	for i, e := range engines[1:] {
+		if e.UIDValidity() != engines[0].UIDValidity() || e.UIDValidity() == 0 {
+			s.Fatalf("UIDVALIDITY of open %d: %d, of the first %d", i+1, e.UIDValidity(), engines[0].UIDValidity())
+		}
+	}
+	sum := add(s, engines[2], store.Envelope{}, "Subject: migrated\r\n\r\nonce\r\n")
+	for i, e := range engines {
+		if got, err := e.Summary(ctx, sum.ID); err != nil || got.Subject != "migrated" {
+			s.Errorf("open %d reads %+v %v", i, got, err)
+		}
 	}
 }

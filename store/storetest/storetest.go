@@ -72,6 +72,7 @@ func Run(t *testing.T, f Factory) {
 		{"Retention", testRetention},
 		{"Events", testEvents},
 		{"Restart", testRestart},
+		{"Migrations", testMigrations},
 		{"UIDs", testUIDs},
 		{"AutoRelay", testAutoRelay},
 		{"RelayQueue", testRelayQueue},
