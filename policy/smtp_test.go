@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/smtp"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/letterbox-mail/letterbox/smtpd"
@@ -236,5 +238,78 @@ func TestJimEachChanceOverSMTP(t *testing.T) {
 	}
 	if res, _ := st.Search(context.Background(), store.Filter{}, store.Page{}); res.Total != 0 {
 		t.Errorf("%d messages stored", res.Total)
+	}
+}
+
+// TestEachStageGoSMTPClient: a rule at each stage, through the engine, reaches go-smtp's client
+// as the exact *SMTPError (code, enhanced code, text), for 554 and for 421 (that it then closes
+// is TestPolicy421ClosesAfterReply's); a disconnect rule at each stage leaves the client with a
+// broken connection and no reply (at data: in the middle of the message, after the 354); and
+// nothing is stored.
+func TestEachStageGoSMTPClient(t *testing.T) {
+	// conversation runs a whole transaction and returns the first error and the step that gave it.
+	conversation := func(addr string) (string, error) {
+		c, err := gosmtp.Dial(addr)
+		if err != nil {
+			return "dial", err
+		}
+		defer c.Close()
+		if err := c.Hello("client.test"); err != nil {
+			return "connect or helo", err
+		}
+		if err := c.Auth(sasl.NewPlainClient("", "qa-user", "pw")); err != nil {
+			return "auth", err
+		}
+		if err := c.Mail("app@example.com", nil); err != nil {
+			return "mail", err
+		}
+		if err := c.Rcpt("user@example.com", nil); err != nil {
+			return "rcpt", err
+		}
+		w, err := c.Data()
+		if err != nil {
+			return "data", err
+		}
+		io.WriteString(w, msg)
+		if err := w.Close(); err != nil {
+			return "data-end", err
+		}
+		return "", c.Quit()
+	}
+	for _, tc := range []struct{ stage, step string }{
+		{"connect", "connect or helo"}, {"helo", "connect or helo"}, {"auth", "auth"}, {"mail", "mail"},
+		{"rcpt", "rcpt"}, {"data", "data"}, {"data-end", "data-end"},
+	} {
+		for _, code := range []int{554, 421} {
+			t.Run(fmt.Sprintf("%s/%d", tc.stage, code), func(t *testing.T) {
+				enh := gosmtp.EnhancedCode{code / 100, 7, 1}
+				e := engine(t, Options{Rules: []Rule{{Stage: tc.stage, Reply: &Reply{Code: code, Enhanced: fmt.Sprintf("%d.7.1", code/100), Text: "refused at " + tc.stage}}}})
+				addr, st := serve(t, e)
+				step, err := conversation(addr)
+				var se *gosmtp.SMTPError
+				if step != tc.step || !errors.As(err, &se) || se.Code != code || se.EnhancedCode != enh || se.Message != "refused at "+tc.stage {
+					t.Fatalf("at %s: %v (%T), want %d %v refused at %s at %s", step, err, err, code, enh, tc.stage, tc.step)
+				}
+				if res, _ := st.Search(context.Background(), store.Filter{}, store.Page{}); res.Total != 0 {
+					t.Errorf("%d messages stored", res.Total)
+				}
+			})
+		}
+		t.Run(tc.stage+"/disconnect", func(t *testing.T) {
+			e := engine(t, Options{Rules: []Rule{{Stage: tc.stage, Disconnect: true}}})
+			addr, st := serve(t, e)
+			step, err := conversation(addr)
+			want := tc.step
+			if tc.stage == "data" {
+				want = "data-end" // a drop at data cuts the message off
+			}
+			var se *gosmtp.SMTPError
+			if step != want || err == nil || errors.As(err, &se) {
+				t.Fatalf("at %s: %v, want the connection dropped without a reply at %s", step, err, want)
+			}
+			if res, _ := st.Search(context.Background(), store.Filter{}, store.Page{}); res.Total != 0 {
+				t.Errorf("%d messages stored", res.Total)
+			}
+		})
 	}
 }

@@ -874,10 +874,19 @@ func TestListConsistency(t *testing.T) {
 	for _, f := range []float64{0, 0.5, 1} {
 		scrollTo(f)
 		waitJS(t, ctx, `document.querySelectorAll('#list-rows .row.loading').length === 0`, 5*time.Second)
-		got := eval[[]string](t, ctx, `(() => { const l = document.getElementById('list'); const top = l.getBoundingClientRect().top, bottom = l.getBoundingClientRect().bottom;
-			return [...document.querySelectorAll('#list-rows .row')].filter(r => { const b = r.getBoundingClientRect(); return b.top >= top - 1 && b.bottom <= bottom + 1; })
-				.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(r => r.querySelector('.row-subject').textContent); })()`)
-		first := eval[int](t, ctx, `Math.round(document.getElementById('list').scrollTop / window.letterbox.list.rowH)`)
+		// The rows wholly in view, and the list position of the first of them, read in one go: row i
+		// is wholly in view when i*rowH >= scrollTop - 1 (the filter's 1px of rounding).
+		view := eval[struct {
+			Rows  []string
+			First int
+		}](t, ctx, `(() => { const l = document.getElementById('list'); const top = l.getBoundingClientRect().top, bottom = l.getBoundingClientRect().bottom;
+			const rows = [...document.querySelectorAll('#list-rows .row')].filter(r => { const b = r.getBoundingClientRect(); return b.top >= top - 1 && b.bottom <= bottom + 1; })
+				.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).map(r => r.querySelector('.row-subject').textContent);
+			return { Rows: rows, First: Math.max(0, Math.ceil((l.scrollTop - 1) / window.letterbox.list.rowH)) }; })()`)
+		got, first := view.Rows, view.First
+		if len(got) == 0 {
+			t.Fatalf("at %g of the list no row is wholly in view", f)
+		}
 		res, err := s.store.Search(t.Context(), storeFilterAll(), storePage(first, len(got)))
 		if err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/letterbox-mail/letterbox/relay"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -447,16 +448,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 
 // WebUIConfig is the body of /api/v1/webui (Mailpit's fields, plus Version and SMTPAddr).
 type WebUIConfig struct {
-	Label        string
-	MessageRelay struct {
-		Enabled            bool
-		SMTPServer         string
-		ReturnPath         string
-		AllowedRecipients  string
-		BlockedRecipients  string
-		OverrideFrom       string
-		PreserveMessageIDs bool
-	}
+	Label               string
+	MessageRelay        relay.Info // the zero Info while no relay is configured
 	SpamAssassin        bool
 	ChaosEnabled        bool
 	DuplicatesIgnored   bool
@@ -483,10 +476,6 @@ func (s *Server) webuiConfig(w http.ResponseWriter, r *http.Request) {
 	st := s.faultStatus()
 	c.ChaosEnabled = st.ChaosEnabled
 	c.SMTPFaults = FaultStatus{Active: st.Active(), Rules: st.Rules, Chaos: st.Chaos, ChaosEnabled: st.ChaosEnabled, Jim: st.Jim, Recipients: st.Recipients}
-	if ri := s.relayInfo(); ri.Enabled {
-		c.MessageRelay.Enabled, c.MessageRelay.SMTPServer, c.MessageRelay.ReturnPath = true, ri.SMTPServer, ri.ReturnPath
-		c.MessageRelay.AllowedRecipients, c.MessageRelay.BlockedRecipients = ri.AllowedRecipients, ri.BlockedRecipients
-		c.MessageRelay.OverrideFrom, c.MessageRelay.PreserveMessageIDs = ri.OverrideFrom, ri.PreserveMessageIDs
-	}
+	c.MessageRelay = s.relayInfo()
 	writeJSON(w, http.StatusOK, c)
 }

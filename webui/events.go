@@ -62,9 +62,8 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request, frame fr
 		http.Error(w, "webui: websocket from a foreign origin refused", http.StatusForbidden)
 		return
 	}
-	done, ok := s.longLived()
+	done, ok := s.longLived(w)
 	if !ok {
-		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	// Subscribe before the upgrade so nothing committed after the stats is missed.

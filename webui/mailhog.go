@@ -368,9 +368,8 @@ func (s *Server) mhEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "webui: streaming unsupported", http.StatusInternalServerError)
 		return
 	}
-	done, ok := s.longLived()
+	done, ok := s.longLived(w)
 	if !ok {
-		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer done()

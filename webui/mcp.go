@@ -12,9 +12,8 @@ func (s *Server) mcp(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "webui: MCP is off (letterbox --mcp=false)", http.StatusNotFound)
 		return
 	}
-	done, ok := s.longLived()
+	done, ok := s.longLived(w)
 	if !ok {
-		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer done()

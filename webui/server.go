@@ -281,16 +281,18 @@ func (s *Server) markClosing() {
 	}
 }
 
-// longLived registers a long-lived request (websocket, SSE, wait); it returns false when the
-// server is closing. Call the returned func when the request ends.
-func (s *Server) longLived() (func(), bool) {
+// longLived registers a long-lived request (websocket, SSE, wait, MCP stream); when the server is
+// closing it answers 503 on w and returns false. Call the returned func when the request ends.
+func (s *Server) longLived(w http.ResponseWriter) (func(), bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
+		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
 		return nil, false
 	}
 	s.conns.Add(1)
 	s.active++
+	s.mu.Unlock()
 	return func() {
 		s.mu.Lock()
 		s.active--

@@ -67,9 +67,8 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	done, ok := s.longLived()
+	done, ok := s.longLived(w)
 	if !ok {
-		http.Error(w, "webui: shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer done()
