@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -73,19 +72,11 @@ func messages(t *testing.T, httpAddr string) []apiMessage {
 	return out
 }
 
+// getJSON GETs url and decodes its JSON body into v; anything but 200 fails the test.
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, res.StatusCode, body)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		t.Fatalf("GET %s: %v: %s", url, err, body)
+	if code, body := getStatusJSON(t, url, v); code != 200 {
+		t.Fatalf("GET %s: %d %s", url, code, body)
 	}
 }
 

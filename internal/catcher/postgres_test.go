@@ -30,25 +30,7 @@ func TestLostDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	send := func(subject string) error { // without STARTTLS: the certificate is self-signed
-		cl, err := smtp.Dial(c.Addr("smtp"))
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		if err := cl.Mail("a@example.com"); err != nil {
-			return err
-		}
-		if err := cl.Rcpt("b@example.com"); err != nil {
-			return err
-		}
-		w, err := cl.Data()
-		if err != nil {
-			return err
-		}
-		w.Write([]byte("Subject: " + subject + "\r\n\r\nbody\r\n"))
-		return w.Close()
-	}
+	send := func(subject string) error { return sendOne(c.Addr("smtp"), subject) }
 	get := func(path string) int {
 		t.Helper()
 		res, err := http.Get("http://" + c.Addr("http") + path)
