@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -37,3 +38,29 @@ func Parse(raw []byte) (*enmime.Envelope, error) {
 
 // parserOnly is a Store with only what parsing needs.
 func parserOnly() *Store { return &Store{parser: enmime.NewParser(parserOptions()...)} }
+
+// HoldIndex keeps the writer from indexing: new messages stay in fts_pending, where searches
+// find them through letterbox_match.
+func HoldIndex(s *Store, hold bool) { s.indexHeld.Store(hold) }
+
+// IndexPending moves every pending row into the full-text index now, and returns how many.
+func IndexPending(ctx context.Context, s *Store) (int, error) {
+	total := 0
+	err := s.change(ctx, func(ctx context.Context, tx dbtx) ([]Event, error) {
+		for {
+			n, err := indexOldest(ctx, tx)
+			total += n
+			if err != nil || n == 0 {
+				return nil, err
+			}
+		}
+	})
+	return total, err
+}
+
+// Pending returns how many messages wait for the full-text index.
+func Pending(ctx context.Context, s *Store) (int, error) {
+	var n int
+	err := s.readDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM fts_pending").Scan(&n)
+	return n, err
+}

@@ -679,7 +679,7 @@ var insertSQL = [...]struct{ head, row string }{
 	tParts:      {`INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES `, `(?, ?, ?)`},
 	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid) VALUES `, `(?, ?)`},
 	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
-	tFTS:        {`INSERT INTO fts (rowid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
+	tFTS:        {`INSERT INTO fts_pending (uid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
 	tSessions: {`INSERT OR IGNORE INTO sessions (id, started, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism, auth_username) VALUES `,
 		`(?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	tSessionEnds: {`INSERT INTO sessions (id, started, ended, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism,

@@ -148,11 +148,12 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 		}
 		for _, q := range []string{
 			"DELETE FROM parts", "DELETE FROM contents", "DELETE FROM recipients", "DELETE FROM tags",
-			"INSERT INTO fts(fts) VALUES ('delete-all')",
+			"INSERT INTO fts(fts) VALUES ('delete-all')", "DELETE FROM fts_pending",
 			"DROP TRIGGER messages_del", "DELETE FROM messages",
 			`CREATE TRIGGER messages_del AFTER DELETE ON messages BEGIN
 				UPDATE counters SET total = total - 1, unread = unread - (OLD.read = 0), size = size - OLD.size;
 				DELETE FROM fts WHERE rowid = OLD.uid;
+				DELETE FROM fts_pending WHERE uid = OLD.uid;
 			END`,
 			"UPDATE counters SET total = 0, unread = 0, size = 0",
 			// The vocabulary starts afresh too (it is otherwise never pruned).
@@ -163,6 +164,7 @@ func (s *Store) DeleteAll(ctx context.Context) error {
 			}
 		}
 		s.lexicon.reset()
+		s.unindexed = 0
 		return []Event{{Type: EventTruncate, count: total}}, nil
 	})
 }

@@ -86,13 +86,12 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 				if restAlts != nil {
 					restAlts = slices.Delete(slices.Clone(restAlts), i, i+1)
 				}
-				from = "fts JOIN messages m ON m.uid = fts.rowid"
+				from = "(" + matchedUIDs(match) + ") AS f JOIN messages m ON m.uid = f.uid"
 				if exact == "" && allCovered(rest) {
 					// The planner would read each match's wide row; the covering index has all it needs.
-					from = "fts JOIN messages m INDEXED BY messages_list ON m.uid = fts.rowid"
+					from = "(" + matchedUIDs(match) + ") AS f JOIN messages m INDEXED BY messages_list ON m.uid = f.uid"
 				}
-				conds = append(conds, "fts MATCH ?")
-				args = append(args, match)
+				args = append(args, match, match)
 				if exact != "" {
 					conds = append(conds, exact+" LIKE ? ESCAPE '\\'")
 					args = append(args, likePattern(jsonFragment(t.Value)))
@@ -230,8 +229,8 @@ func (t Term) sql(alts []string) (string, []any) {
 	v := t.Value
 	lower := strings.ToLower(v)
 	if match, exact, ok := t.ftsMatchIn(alts); ok {
-		cond := "m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ?)"
-		args := []any{match}
+		cond := "m.uid IN (" + matchedUIDs(match) + ")"
+		args := []any{match, match}
 		if exact != "" {
 			cond += " AND " + exact + " LIKE ? ESCAPE '\\'"
 			args = append(args, likePattern(jsonFragment(v)))
@@ -356,15 +355,19 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 		// matches), in the smaller of the unread and read sets' indexes (a third of that), and
 		// none when every message is unread or none is, which the counters tell. One
 		// statement, one snapshot.
+		// The messages waiting for the index (fts_pending) are counted alike, beside it.
 		if err := s.readDB.QueryRowContext(ctx, `WITH c AS (SELECT total, unread FROM counters),
-			n AS (SELECT COUNT(*) AS n FROM fts WHERE fts MATCH ?1)
+			p AS (SELECT p.uid FROM fts_pending p WHERE `+pendingMatch(match, "?1")+`),
+			n AS (SELECT (SELECT COUNT(*) FROM fts WHERE fts MATCH ?1) + (SELECT COUNT(*) FROM p) AS n)
 			SELECT n.n, CASE
 				WHEN c.unread = c.total THEN n.n
 				WHEN c.unread = 0 THEN 0
 				WHEN c.unread * 2 <= c.total THEN (SELECT COUNT(*) FROM fts JOIN messages m INDEXED BY messages_unread
 					ON m.uid = fts.rowid AND m.read = 0 WHERE fts MATCH ?1)
+					+ (SELECT COUNT(*) FROM p JOIN messages m ON m.uid = p.uid AND m.read = 0)
 				ELSE n.n - (SELECT COUNT(*) FROM fts JOIN messages m INDEXED BY messages_read
 					ON m.uid = fts.rowid AND m.read = 1 WHERE fts MATCH ?1)
+					- (SELECT COUNT(*) FROM p JOIN messages m ON m.uid = p.uid AND m.read = 1)
 			END
 			FROM c, n`, match).Scan(&res.Total, &res.Unread); err != nil {
 			return res, fmt.Errorf("store: count: %w", err)
@@ -383,8 +386,11 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	var qargs []any
 	if only {
 		// One plain search: page through the index itself, newest first, and read just that page.
-		query = "SELECT " + summaryColumns + " FROM messages m WHERE m.uid IN (SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT ? OFFSET ?) ORDER BY m.uid DESC"
-		qargs = []any{match, limit, max(p.Offset, 0)}
+		// The pending messages are the newest, so they come first; the index is read newest first
+		// and the merge stops at the page's end.
+		query = "SELECT " + summaryColumns + " FROM messages m WHERE m.uid IN (SELECT p.uid FROM fts_pending p WHERE " + pendingMatch(match, "?") +
+			" UNION ALL SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY 1 DESC LIMIT ? OFFSET ?) ORDER BY m.uid DESC"
+		qargs = []any{match, match, limit, max(p.Offset, 0)}
 	} else {
 		where, args := f.where()
 		query = "SELECT " + summaryColumns + " FROM messages m WHERE " + where + " ORDER BY m.uid DESC LIMIT ? OFFSET ?"

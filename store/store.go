@@ -90,6 +90,8 @@ type Store struct {
 	expected    atomic.Int64 // messages announced (Expect) whose Add has not begun
 	commits     atomic.Int64 // transactions the writer committed (for benchmarks: messages per commit)
 	committed   atomic.Int64 // requests in them
+	unindexed   int          // messages in fts_pending, as far as the writer knows (the writer's alone)
+	indexHeld   atomic.Bool  // tests: the writer leaves pending rows unindexed
 
 	writes   chan writeReq
 	pruneNow chan struct{}
@@ -137,6 +139,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pruneNow: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
+	registerMatchFunc()
 	var err error
 	if s.writeDB, err = openDB(opts.Path, false); err != nil {
 		return nil, err

@@ -82,6 +82,7 @@ func vocabularyOf(texts ...string) []string {
 		seenPool.Put(seen)
 	}()
 	var words []string
+	var lower [4 * vocabMaxLen]byte // an ASCII word in lower case, to look up without allocating
 	for _, text := range texts {
 		for w := range wordsOf(text) {
 			if len(w) < vocabMinLen || hasDigit(w) {
@@ -94,7 +95,22 @@ func vocabularyOf(texts ...string) []string {
 			if !wordLike(w) {
 				continue
 			}
-			f := fold(w)
+			var f string
+			if ascii, upper := asciiCase(w); !ascii {
+				f = fold(w)
+			} else if !upper {
+				f = w
+			} else if len(w) > len(lower) {
+				continue // too long for the vocabulary
+			} else {
+				for i := 0; i < len(w); i++ {
+					lower[i] = lowerASCII(w[i])
+				}
+				if _, ok := seen[string(lower[:len(w)])]; ok {
+					continue
+				}
+				f = string(lower[:len(w)])
+			}
 			if f != w {
 				if _, ok := seen[f]; ok {
 					continue
@@ -112,12 +128,27 @@ func vocabularyOf(texts ...string) []string {
 	return words
 }
 
+// asciiCase reports whether w is all ASCII and, if so, whether it has an upper-case letter.
+func asciiCase(w string) (ascii, upper bool) {
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= utf8.RuneSelf {
+			return false, false
+		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	return true, upper
+}
+
 // wordLike reports whether w, as written, looks like a word rather than a piece of a token (a
 // fragment of base64 or of a random identifier, which mail is full of): it does not change from
 // lower to upper case twice ("iPhone" and "YouTube" do once, "GQqXVUrBD" twice), and, written in
 // ASCII, has no run of eight consonants. Other words match from their start only, as words with
 // digits do.
 func wordLike(w string) bool {
+	if ascii, _ := asciiCase(w); ascii {
+		return asciiWordLike(w)
+	}
 	humps, run := 0, 0
 	var prev rune
 	for _, r := range w {
@@ -138,6 +169,35 @@ func wordLike(w string) bool {
 	}
 	return true
 }
+
+// asciiWordLike is wordLike for an ASCII word, with tables instead of Unicode lookups.
+func asciiWordLike(w string) bool {
+	humps, run := 0, 0
+	prevLower := false
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if 'A' <= c && c <= 'Z' && prevLower {
+			if humps++; humps == 2 {
+				return false
+			}
+		}
+		prevLower = 'a' <= c && c <= 'z'
+		if asciiVowel[c] {
+			run = 0
+		} else if run++; run == 8 {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiVowel marks the ASCII vowels wordLike counts (y among them).
+var asciiVowel = func() (t [utf8.RuneSelf]bool) {
+	for _, c := range "aeiouyAEIOUY" {
+		t[c] = true
+	}
+	return t
+}()
 
 // seenPool keeps the sets vocabularyOf uses, cleared, for the next message.
 var seenPool sync.Pool

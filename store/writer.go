@@ -102,11 +102,22 @@ func (s *Store) writer() {
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	if s.unindexed, err = countPending(ctx, conn); err != nil {
+		s.log.Error("the writer cannot tell what waits for the index", "err", err)
+	}
 	for {
 		batch = batch[:0]
+		if s.unindexed > 0 {
+			idle.Reset(indexIdle)
+		}
 		select {
 		case req := <-s.writes:
 			batch = append(batch, req)
+		case <-idle.C:
+			s.catchUp(ctx, conn, ins, true)
+			continue
 		case <-s.stop:
 			// Commit whatever is still queued, then stop.
 			for {
@@ -159,7 +170,9 @@ func (s *Store) writer() {
 		if waiting {
 			delay.Stop()
 		}
+		idle.Stop()
 		s.commit(ctx, conn, ins, batch)
+		s.catchUp(ctx, conn, ins, false)
 	}
 }
 
@@ -226,6 +239,11 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		events = nil
 	} else {
 		s.lexicon.add(words, true)
+		for _, req := range batch {
+			if req.rec != nil {
+				s.unindexed++
+			}
+		}
 	}
 	s.commits.Add(1)
 	writes := 0
