@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -102,6 +103,9 @@ func runBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			size += wal.Size()
 		}
 		fmt.Fprintf(stdout, "database: %d bytes after a clean stop, %d bytes a message (raw mail: %d)\n", size, size/int64(*total), bytes.Load()/int64(*total))
+		if free, ok := sqliteFreeBytes(f.db); ok {
+			fmt.Fprintf(stdout, "database: %d bytes of it in free pages, %d bytes a message in use\n", free, (size-free)/int64(*total))
+		}
 	}
 	if err := f.start(ctx); err != nil {
 		return err
@@ -128,6 +132,25 @@ func fillSize(load string, size int) (int, string, error) {
 		return 100 << 10, "the realistic mix at about 100 KB (load 100k)", nil
 	}
 	return 0, "", fmt.Errorf("--load %q: bench fill has mix, 4k and 100k", load)
+}
+
+// sqliteFreeBytes reads from an SQLite database file's header how many bytes its free pages
+// hold (pages a delete or an index merge released, which the file keeps for later writes).
+func sqliteFreeBytes(path string) (int64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var h [100]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return 0, false
+	}
+	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	return int64(binary.BigEndian.Uint32(h[36:40])) * pageSize, true
 }
 
 // filler runs the catcher under measurement.

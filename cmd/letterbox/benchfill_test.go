@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -77,6 +80,7 @@ func checkFill(t *testing.T, text string) {
 		`after the fill: search "to:customer7@example.com" +3 matches`,
 		`after the fill: search "Globex" +3 matches`,
 		`database: \d+ bytes after a clean stop, \d+ bytes a message \(raw mail: `,
+		`database: \d+ bytes of it in free pages, \d+ bytes a message in use`,
 		`after a restart: idle RSS [\d.]+ MB`,
 		`after a restart: search "to:customer7@example.com" +3 matches`,
 		`after a restart: search "Globex" +3 matches`,
@@ -101,5 +105,31 @@ func TestBenchFillBadFlags(t *testing.T) {
 		if code := run(context.Background(), append([]string{"bench", "fill"}, c.args...), io.Discard, &errs, func(string) string { return "" }); code == 0 || !strings.Contains(errs.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errs.String(), c.want)
 		}
+	}
+}
+
+// sqliteFreeBytes reads the freelist's page count and the page size from the file's header.
+func TestSQLiteFreeBytes(t *testing.T) {
+	dir := t.TempDir()
+	h := make([]byte, 4096)
+	copy(h, "SQLite format 3\x00")
+	binary.BigEndian.PutUint16(h[16:], 1) // 65536
+	binary.BigEndian.PutUint32(h[36:], 3)
+	db := filepath.Join(dir, "a.db")
+	if err := os.WriteFile(db, h, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := sqliteFreeBytes(db); !ok || n != 3*65536 {
+		t.Errorf("free %d %v, want %d", n, ok, 3*65536)
+	}
+	binary.BigEndian.PutUint16(h[16:], 4096)
+	os.WriteFile(db, h, 0o600)
+	if n, ok := sqliteFreeBytes(db); !ok || n != 3*4096 {
+		t.Errorf("free %d %v, want %d", n, ok, 3*4096)
+	}
+	other := filepath.Join(dir, "b.db")
+	os.WriteFile(other, []byte("not a database, though long enough to hold a header of a hundred bytes......................"), 0o600)
+	if _, ok := sqliteFreeBytes(other); ok {
+		t.Error("a file that is not SQLite read as one")
 	}
 }
