@@ -778,38 +778,36 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 	}
 	var size int64
 	var parts, recipients, tags []struct {
-		uid  int64
-		a    string
-		z    []byte
-		kind int
+		uid int64
+		a   string
+		z   []byte
 	}
+	var kinds []int // of recipients
 	for _, rec := range recs {
 		rec.sum.UID = next
 		next++
 		size += rec.sum.Size
 		for _, p := range rec.parts {
 			parts = append(parts, struct {
-				uid  int64
-				a    string
-				z    []byte
-				kind int
-			}{rec.sum.UID, p.partID, p.z, 0})
+				uid int64
+				a   string
+				z   []byte
+			}{rec.sum.UID, p.partID, p.z})
 		}
-		for i, a := range rec.recipients {
+		for _, a := range rec.recipients {
 			recipients = append(recipients, struct {
-				uid  int64
-				a    string
-				z    []byte
-				kind int
-			}{rec.sum.UID, a, nil, rec.kinds[i]})
+				uid int64
+				a   string
+				z   []byte
+			}{rec.sum.UID, a, nil})
 		}
+		kinds = append(kinds, rec.kinds...)
 		for _, t := range rec.sum.Tags {
 			tags = append(tags, struct {
-				uid  int64
-				a    string
-				z    []byte
-				kind int
-			}{rec.sum.UID, t, nil, 0})
+				uid int64
+				a   string
+				z   []byte
+			}{rec.sum.UID, t, nil})
 		}
 	}
 	err = ins.exec(ctx, tMessages, len(recs), func(i int) {
@@ -837,7 +835,7 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		return fmt.Errorf("store: insert part: %w", err)
 	}
 	if err := ins.exec(ctx, tRecipients, len(recipients), func(i int) {
-		ins.args = append(ins.args, recipients[i].a, recipients[i].uid, recipients[i].kind)
+		ins.args = append(ins.args, recipients[i].a, recipients[i].uid, kinds[i])
 	}); err != nil {
 		return fmt.Errorf("store: insert recipient: %w", err)
 	}
