@@ -36,6 +36,7 @@ type record struct {
 	bodySize   int    // bytes of that JSON
 	parts      []partContent
 	recipients []string // lower-case addresses for per-recipient mailboxes
+	kinds      []int    // the address lists each of them is in (see recipientKinds)
 	fts        ftsRow
 	words      []string // its distinct vocabulary words (see vocab.go)
 	relayTo    []string // where auto-relay sends it (Options.RelayMatching set)
@@ -242,6 +243,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		rec.recipients = append(rec.recipients, a)
 	}
 	sort.Strings(rec.recipients)
+	rec.kinds = recipientKinds(rec.recipients, sum)
 	if s.opts.RelayMatching != nil {
 		rec.relayTo = relayRecipients(env.Recipients, sum)
 	}
@@ -677,7 +679,7 @@ var insertSQL = [...]struct{ head, row string }{
 		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	tContents:   {`INSERT INTO contents (uid, content, body_size) VALUES `, `(?, ?, ?)`},
 	tParts:      {`INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES `, `(?, ?, ?)`},
-	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid) VALUES `, `(?, ?)`},
+	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid, kinds) VALUES `, `(?, ?, ?)`},
 	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
 	tFTS:        {`INSERT INTO fts_pending (uid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
 	tSessions: {`INSERT OR IGNORE INTO sessions (id, started, remote_addr, remote_ip, helo, tls_version, tls_cipher, auth_mechanism, auth_username) VALUES `,
@@ -780,6 +782,7 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		a   string
 		z   []byte
 	}
+	var kinds []int // of recipients
 	for _, rec := range recs {
 		rec.sum.UID = next
 		next++
@@ -798,6 +801,7 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 				z   []byte
 			}{rec.sum.UID, a, nil})
 		}
+		kinds = append(kinds, rec.kinds...)
 		for _, t := range rec.sum.Tags {
 			tags = append(tags, struct {
 				uid int64
@@ -831,7 +835,7 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		return fmt.Errorf("store: insert part: %w", err)
 	}
 	if err := ins.exec(ctx, tRecipients, len(recipients), func(i int) {
-		ins.args = append(ins.args, recipients[i].a, recipients[i].uid)
+		ins.args = append(ins.args, recipients[i].a, recipients[i].uid, kinds[i])
 	}); err != nil {
 		return fmt.Errorf("store: insert recipient: %w", err)
 	}

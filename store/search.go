@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -343,6 +344,11 @@ func scanSummary(row scanner) (Summary, error) {
 func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	res := Result{Messages: []Summary{}}
 	f = s.expand(f)
+	if a, ok := f.addressSearch(); ok {
+		if res, err := s.searchAddress(ctx, a, p); !errors.Is(err, errNoShortcut) {
+			return res, err
+		}
+	}
 	match, only := f.onlyWords()
 	switch {
 	case f.isZero():

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,8 +27,8 @@ import (
 	"github.com/letterbox-mail/letterbox/internal/realmail"
 )
 
-// runBenchFill fills a catcher, run as a child process of its own, with the realistic mix and
-// reports what the issue of speed on real mail is judged by: the fill rate by tenths (with the
+// runBenchFill fills a catcher, run as a child process of its own, with the realistic mix (or the
+// mix at one size) and reports what the issue of speed on real mail is judged by: the fill rate by tenths (with the
 // server's CPU a message and latency), the peak and idle memory after the fill and after a
 // restart, the time of a to: search and a word search that each match one message in twenty,
 // and the database's size a message.
@@ -37,6 +38,8 @@ func runBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	total := fs.Int("messages", 100000, "messages to fill the catcher with (a multiple of 10)")
 	clients := fs.Int("clients", 16, "concurrent SMTP connections")
 	idle := fs.Duration("idle", 10*time.Second, "how long the catcher idles before its memory is read")
+	loadName := fs.String("load", "mix", "messages to fill with: mix (natural sizes), 4k or 100k (the mix at about that size)")
+	size := fs.Int("size", 0, "fill with the realistic mix at about this many bytes a message instead of --load")
 	dir := fs.String("dir", "", "directory for the database (default: a temporary one, removed afterwards)")
 	server := fs.String("server", "", "command line of the catcher to measure, with {db}, {smtp} and {http} for its database\n"+
 		"file and listen addresses (default: this letterbox)")
@@ -45,6 +48,10 @@ func runBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *total < 10 || *total%10 != 0 || *clients < 1 {
 		return errors.New("--messages must be a positive multiple of 10 and --clients positive")
+	}
+	msgSize, label, err := fillSize(*loadName, *size)
+	if err != nil {
+		return err
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "letterbox-fill-")
@@ -58,8 +65,8 @@ func runBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	// The messages are generated first, so that the fill measures the catcher, not the generator.
 	// Twenty recipients: each address, and each sending org's name, is in one message in twenty.
-	fmt.Fprintf(stdout, "generating %d messages of the realistic mix...\n", *total)
-	g := realmail.New(realmail.Options{Recipients: len(realmail.Orgs())})
+	fmt.Fprintf(stdout, "generating %d messages of %s...\n", *total, label)
+	g := realmail.New(realmail.Options{Recipients: len(realmail.Orgs()), Size: msgSize})
 	msgs := make([]realmail.Message, *total)
 	var wg sync.WaitGroup
 	var bytes atomic.Int64
@@ -96,11 +103,54 @@ func runBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			size += wal.Size()
 		}
 		fmt.Fprintf(stdout, "database: %d bytes after a clean stop, %d bytes a message (raw mail: %d)\n", size, size/int64(*total), bytes.Load()/int64(*total))
+		if free, ok := sqliteFreeBytes(f.db); ok {
+			fmt.Fprintf(stdout, "database: %d bytes of it in free pages, %d bytes a message in use\n", free, (size-free)/int64(*total))
+		}
 	}
 	if err := f.start(ctx); err != nil {
 		return err
 	}
 	return f.settle(ctx, "after a restart", searches)
+}
+
+// fillSize returns the message size a fill's generator is given for a load name or an explicit
+// size (0: the natural mix), and how to describe it. Only the mix's loads fill: the lorem load
+// sends every message to one address, so its searches would match them all.
+func fillSize(load string, size int) (int, string, error) {
+	if size < 0 || size > 0 && size < 512 {
+		return 0, "", errors.New("--size must be at least 512")
+	}
+	if size > 0 {
+		return size, fmt.Sprintf("the realistic mix at about %d bytes", size), nil
+	}
+	switch load {
+	case "mix":
+		return 0, "the realistic mix", nil
+	case "4k":
+		return 4 << 10, "the realistic mix at about 4 KB (load 4k)", nil
+	case "100k":
+		return 100 << 10, "the realistic mix at about 100 KB (load 100k)", nil
+	}
+	return 0, "", fmt.Errorf("--load %q: bench fill has mix, 4k and 100k", load)
+}
+
+// sqliteFreeBytes reads from an SQLite database file's header how many bytes its free pages
+// hold (pages a delete or an index merge released, which the file keeps for later writes).
+func sqliteFreeBytes(path string) (int64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var h [100]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return 0, false
+	}
+	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	return int64(binary.BigEndian.Uint32(h[36:40])) * pageSize, true
 }
 
 // filler runs the catcher under measurement.

@@ -206,3 +206,94 @@ func testPaging(s suite) {
 		s.Fatalf("since a time: %+v", res.Messages)
 	}
 }
+
+// testAddressSearch: to:, cc: and bcc: with a whole address find the messages whose list has it
+// as a substring (in any case, inside a longer address, in a display name), and not those that
+// have it in another list, or have only its words; counts and pages agree whatever the read
+// state (each way of counting the unread matches).
+func testAddressSearch(s suite) {
+	ctx := context.Background()
+	e := s.engine(store.Options{})
+	ids := map[string]string{}
+	names := map[string]string{}
+	for _, m := range []struct{ name, rcpt, headers string }{
+		{"plain", "customer7@example.com", "To: Customer Seven <customer7@example.com>"},
+		{"upper", "customer7@example.com", "To: CUSTOMER7@Example.COM"},
+		{"cconly", "someone@example.com", "To: someone@example.com\nCc: customer7@example.com"},
+		{"dotted", "a.customer7@example.com", "To: a.customer7@example.com"},
+		{"longer", "customer7@example.com.au", "To: customer7@example.com.au"},
+		{"prefixed", "xcustomer7@example.com", "To: xcustomer7@example.com"},
+		{"named", "other@example.net", `To: "customer7@example.com" <other@example.net>`},
+		{"envelope", "customer7@example.com", "To: list@example.org"},
+		{"words", "customer8@example.com", "To: customer8@example.com\nCc: customer7@example.org"},
+		{"both", "customer7@example.com", "To: customer7@example.com\nCc: customer7@example.com"},
+	} {
+		raw := "From: shop@shop.example\n" + m.headers + "\nSubject: " + m.name + "\n\nHello.\n"
+		id := add(s, e, store.Envelope{MailFrom: "shop@shop.example", Recipients: []string{m.rcpt}}, strings.ReplaceAll(raw, "\n", "\r\n")).ID
+		ids[m.name], names[id] = id, m.name
+	}
+	cases := []struct {
+		query string
+		want  []string // newest first
+	}{
+		{"to:customer7@example.com", []string{"both", "named", "longer", "dotted", "upper", "plain"}},
+		{"to:CUSTOMER7@EXAMPLE.COM", []string{"both", "named", "longer", "dotted", "upper", "plain"}},
+		{"cc:customer7@example.com", []string{"both", "cconly"}},
+		{"bcc:customer7@example.com", []string{"envelope"}},
+		{"to:customer7@example.org", nil},
+		{"cc:customer7@example.org", []string{"words"}},
+		{"to:xcustomer7@example.com", []string{"prefixed"}},
+		{"to:other@example.net", []string{"named"}},
+		{"to:customer7@example.com.au", []string{"longer"}},
+		{"to:nobody@example.com", nil},
+	}
+	check := func(state string) {
+		s.Helper()
+		for _, c := range cases {
+			q, err := store.ParseQuery(c.query)
+			if err != nil {
+				s.Fatal(err)
+			}
+			res, err := e.Search(ctx, store.Filter{Query: q}, store.Page{Limit: 50})
+			if err != nil {
+				s.Fatalf("%s: %q: %v", state, c.query, err)
+			}
+			var got []string
+			unread := 0
+			for _, m := range res.Messages {
+				got = append(got, names[m.ID])
+				if !m.Read {
+					unread++
+				}
+			}
+			if !slices.Equal(got, c.want) || res.Total != len(c.want) || res.Unread != unread {
+				s.Errorf("%s: %q: got %v (total %d, unread %d; %d on the page), want %v", state, c.query, got, res.Total, res.Unread, unread, c.want)
+			}
+			if len(c.want) < 3 {
+				continue
+			}
+			page, err := e.Search(ctx, store.Filter{Query: q}, store.Page{Offset: 1, Limit: 2})
+			if err != nil || len(page.Messages) != 2 || page.Total != res.Total || page.Unread != res.Unread ||
+				names[page.Messages[0].ID] != c.want[1] || names[page.Messages[1].ID] != c.want[2] {
+				s.Errorf("%s: %q: second page of two: %+v %v", state, c.query, page, err)
+			}
+		}
+	}
+	check("all unread")
+	setRead := func(read bool, names ...string) {
+		s.Helper()
+		var list []string
+		for _, n := range names {
+			list = append(list, ids[n])
+		}
+		if err := e.SetRead(ctx, list, read); err != nil {
+			s.Fatal(err)
+		}
+	}
+	setRead(true, "plain", "longer")
+	check("a few read")
+	setRead(true, "upper", "cconly", "dotted", "prefixed", "envelope", "words")
+	check("most read")
+	setRead(true, "both", "named")
+	check("all read")
+}

@@ -66,6 +66,7 @@ func Run(t *testing.T, f Factory) {
 		{"Reads", testReads},
 		{"Search", testSearch},
 		{"SearchPagingAndMailboxes", testPaging},
+		{"AddressSearch", testAddressSearch},
 		{"ReadState", testReadState},
 		{"Tags", testTags},
 		{"Deletes", testDeletes},
