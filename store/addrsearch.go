@@ -135,7 +135,8 @@ func (s *Store) searchAddress(ctx context.Context, a addrSearch, p Page) (Result
 				ON m.uid = x.uid AND m.read = 1 WHERE x.addr = ?1 AND x.kinds & ?2)
 		END
 		FROM counters c, (SELECT COUNT(*) AS n FROM recipients WHERE addr = ?1 AND kinds & ?2) r,
-			(SELECT COUNT(*) AS n FROM fts WHERE fts MATCH ?3) w`, a.addr, a.bit, a.first).Scan(&flagged, &found, &res.Unread); err != nil {
+			(SELECT (SELECT COUNT(*) FROM fts WHERE fts MATCH ?3) + (SELECT COUNT(*) FROM fts_pending p WHERE `+pendingMatch(a.first, "?3")+`) AS n) w`,
+		a.addr, a.bit, a.first).Scan(&flagged, &found, &res.Unread); err != nil {
 		return res, fmt.Errorf("store: count: %w", err)
 	}
 	if flagged == 0 {
@@ -147,9 +148,11 @@ func (s *Store) searchAddress(ctx context.Context, a addrSearch, p Page) (Result
 	args := []any{a.addr, a.bit}
 	res.Total = flagged
 	if found != flagged {
-		hits += ` UNION ALL SELECT rowid FROM fts WHERE fts MATCH ?3
-			AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.addr = ?1 AND r.uid = fts.rowid AND r.kinds & ?2)
-			AND EXISTS (SELECT 1 FROM messages m WHERE m.uid = fts.rowid AND ` + a.exact + ` LIKE ?4 ESCAPE '\')`
+		// The index's finds, and those of the messages waiting for it (see matchedUIDs).
+		hits += ` UNION ALL SELECT f.uid FROM (SELECT rowid AS uid FROM fts WHERE fts MATCH ?3
+				UNION ALL SELECT p.uid FROM fts_pending p WHERE ` + pendingMatch(a.match, "?3") + `) f
+			WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.addr = ?1 AND r.uid = f.uid AND r.kinds & ?2)
+			AND EXISTS (SELECT 1 FROM messages m WHERE m.uid = f.uid AND ` + a.exact + ` LIKE ?4 ESCAPE '\')`
 		args = append(args, a.match, a.like)
 		if err := tx.QueryRowContext(ctx, `WITH hits AS MATERIALIZED (`+hits+`),
 			c AS (SELECT total, unread FROM counters),

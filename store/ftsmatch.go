@@ -24,7 +24,8 @@ var ftsColumns = [...]string{"subject", "sender", "recipients", "message_id", "h
 
 // pendingMatch returns the condition on fts_pending (aliased p) that selects the rows match
 // selects, with param (such as ? or ?1) the placeholder that takes the match. Only the columns
-// the match reads are passed (the driver copies each value passed into Go).
+// the match reads are passed (the driver copies each value passed into Go), as blobs (a text
+// argument reaches Go cut at its first NUL; FTS5 indexes all of it).
 func pendingMatch(match, param string) string {
 	cols := ftsColumns[:]
 	if m, err := parseMatch(match); err == nil && m.columns != nil {
@@ -33,7 +34,14 @@ func pendingMatch(match, param string) string {
 			cols = append(cols, ftsColumns[i])
 		}
 	}
-	return matchFunc + "(" + param + ", p." + strings.Join(cols, ", p.") + ")"
+	// As blobs: the driver reads a text argument up to its first NUL, FTS5 reads all of it.
+	var b strings.Builder
+	b.WriteString(matchFunc + "(" + param)
+	for _, c := range cols {
+		b.WriteString(", CAST(p." + c + " AS BLOB)")
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // matchedUIDs returns the SQL that selects, as column uid, every message match selects: those
