@@ -95,6 +95,7 @@ func (s *Store) catchUp(ctx context.Context, conn *sql.Conn, ins *inserts, idle 
 			return
 		}
 		s.unindexed = max(s.unindexed-n, 0)
+		s.committedBytes(int64(n) * 8 << 10) // the index's pages, roughly
 		if idle && len(s.writes) > 0 {
 			return // messages came meanwhile: they go first
 		}

@@ -93,6 +93,9 @@ type Store struct {
 	unindexed   int          // messages in fts_pending, as far as the writer knows (the writer's alone)
 	indexHeld   atomic.Bool  // tests: the writer leaves pending rows unindexed
 
+	checkpointNow   chan struct{} // the writer asks the checkpointer to run (see checkpoint.go)
+	sinceCheckpoint int64         // bytes committed since, about (the writer's alone)
+
 	writes   chan writeReq
 	pruneNow chan struct{}
 	stop     chan struct{}
@@ -181,9 +184,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("store: zstd: %w", err)
 	}
-	s.done.Add(2)
+	ckptDB, err := openDB(opts.Path, false)
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	ckptDB.SetMaxOpenConns(1)
+	s.checkpointNow = make(chan struct{}, 1)
+	s.done.Add(3)
 	go s.writer()
 	go s.retention()
+	go s.checkpointer(ckptDB)
 	return s, nil
 }
 

@@ -99,6 +99,9 @@ func (s *Store) writer() {
 	defer conn.Close()
 	ins := newInserts(conn)
 	defer ins.close()
+	if err := ins.run(ctx, "PRAGMA wal_autocheckpoint = 0"); err != nil { // the checkpointer's job
+		s.log.Error("the writer could not leave checkpoints to the checkpointer", "err", err)
+	}
 	batch := make([]writeReq, 0, s.opts.MaxBatch)
 	delay := time.NewTimer(time.Hour)
 	delay.Stop()
@@ -239,11 +242,17 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 		events = nil
 	} else {
 		s.lexicon.add(words, true)
+		var bytes int64
 		for _, req := range batch {
 			if req.rec != nil {
 				s.unindexed++
+				bytes += int64(len(req.rec.contentZ)) + 2*int64(len(req.rec.fts.body))
+				for _, p := range req.rec.parts {
+					bytes += int64(len(p.z))
+				}
 			}
 		}
+		s.committedBytes(bytes)
 	}
 	s.commits.Add(1)
 	writes := 0
