@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
-	"unsafe"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -201,147 +199,6 @@ var asciiVowel = func() (t [utf8.RuneSelf]bool) {
 
 // seenPool keeps the sets vocabularyOf uses, cleared, for the next message.
 var seenPool sync.Pool
-
-// lexicon is the vocabulary in memory: every word of the terms table (and those a batch being
-// committed adds), NUL-separated in chunks that are appended to and never moved, so that the
-// words a fragment occurs in are found with a byte search, and the set of known words needs no
-// copy of them. Its words are never removed, except all at once (delete all).
-type lexicon struct {
-	mu     sync.RWMutex
-	chunks [][]byte        // each starts with a NUL and ends with one after every word
-	words  map[string]bool // each word (its bytes in chunks) -> whether the terms table has it
-}
-
-// lexiconChunk is the capacity of a chunk of words.
-const lexiconChunk = 256 << 10
-
-// add records words; stored says whether the terms table has them. A word already known only
-// has its stored flag raised.
-func (l *lexicon) add(words []string, stored bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.words == nil {
-		l.words = map[string]bool{}
-	}
-	for _, w := range words {
-		if was, ok := l.words[w]; ok {
-			if stored && !was {
-				l.words[w] = true
-			}
-			continue
-		}
-		n := len(l.chunks)
-		if n == 0 || len(l.chunks[n-1])+len(w)+1 > cap(l.chunks[n-1]) {
-			c := make([]byte, 1, max(lexiconChunk, len(w)+2))
-			l.chunks = append(l.chunks, c) // c[0] is the NUL before the first word
-			n++
-		}
-		c := l.chunks[n-1]
-		at := len(c)
-		c = append(append(c, w...), 0)
-		l.chunks[n-1] = c
-		// The key is the word's bytes in the chunk, which no later append moves or changes.
-		l.words[unsafe.String(&c[at], len(w))] = stored
-	}
-}
-
-// unstored returns the distinct words of recs that the terms table does not have yet.
-func (l *lexicon) unstored(recs []*record) []string {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	var words []string
-	batch := map[string]struct{}{}
-	for _, rec := range recs {
-		for _, w := range rec.words {
-			if l.words[w] {
-				continue
-			}
-			if _, ok := batch[w]; ok {
-				continue
-			}
-			batch[w] = struct{}{}
-			words = append(words, w)
-		}
-	}
-	return words
-}
-
-// reset forgets every word (the terms table was emptied).
-func (l *lexicon) reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.chunks, l.words = nil, nil
-}
-
-// size returns the number of words and the bytes their chunks hold.
-func (l *lexicon) size() (words, bytes int) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	for _, c := range l.chunks {
-		bytes += cap(c)
-	}
-	return len(l.words), bytes
-}
-
-// containing returns the words that frag occurs in: with suffix, the words it ends (and that
-// are longer than it), else the words it occurs in that it does not start. It stops once it has
-// more than limit.
-func (l *lexicon) containing(frag string, suffix bool, limit int) []string {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	var out []string
-	needle := []byte(frag)
-	if suffix {
-		needle = append(needle, 0)
-	}
-	for _, c := range l.chunks {
-		for at := 0; ; {
-			i := bytes.Index(c[at:], needle)
-			if i < 0 {
-				break
-			}
-			i += at
-			start := bytes.LastIndexByte(c[:i], 0) + 1
-			end := i + bytes.IndexByte(c[i:], 0)
-			at = end + 1 // one answer a word
-			if start == i {
-				// The fragment is the whole word (suffix), or starts it: the term's prefix
-				// matches the word already.
-				continue
-			}
-			out = append(out, string(c[start:end]))
-			if len(out) > limit {
-				return out
-			}
-		}
-	}
-	return out
-}
-
-// load fills the lexicon from the terms table.
-func (l *lexicon) load(ctx context.Context, db querier) error {
-	rows, err := db.QueryContext(ctx, "SELECT term FROM terms ORDER BY id")
-	if err != nil {
-		return fmt.Errorf("store: load vocabulary: %w", err)
-	}
-	defer rows.Close()
-	var words []string
-	for rows.Next() {
-		var w string
-		if err := rows.Scan(&w); err != nil {
-			return fmt.Errorf("store: load vocabulary: %w", err)
-		}
-		if words = append(words, w); len(words) == 4096 {
-			l.add(words, true)
-			words = words[:0]
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: load vocabulary: %w", err)
-	}
-	l.add(words, true)
-	return nil
-}
 
 // addWords adds words to the terms table, inside the writer's transaction.
 func (ins *inserts) addWords(ctx context.Context, words []string) error {

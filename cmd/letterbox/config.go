@@ -26,6 +26,7 @@ type config struct {
 	HTTPAuthFile, ReadAuthFile                  string
 	LogLevel                                    string
 	LogFormat                                   string
+	MemoryLimit                                 byteSize
 	Metrics                                     bool
 	MCP, MCPAllowDelete                         bool
 	WebhookURLs                                 stringList
@@ -88,6 +89,7 @@ func newFlagSet(cfg *config, out io.Writer) *flag.FlagSet {
 	declareMCPFlags(fs, cfg)
 	declareCheckFlags(fs, cfg)
 	declareFaultFlags(fs, cfg)
+	declareMemoryFlags(fs, cfg)
 	fs.BoolVar(&cfg.Metrics, "metrics", true, "serve Prometheus metrics at /metrics on the HTTP port, behind --http-auth-file ["+envName("metrics")+"]")
 	return fs
 }

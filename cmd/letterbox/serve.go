@@ -41,6 +41,9 @@ func serveAlongside(ctx context.Context, cfg *config, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
+	ctx, stopTuner := context.WithCancel(ctx)
+	defer stopTuner()
+	startMemoryTuner(ctx, int64(cfg.MemoryLimit))
 	c, err := catcher.New(ctx, catcherConfig(cfg, log))
 	if err != nil {
 		return err
