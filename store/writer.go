@@ -111,6 +111,7 @@ func (s *Store) writer() {
 		s.log.Error("the writer cannot tell what waits for the index", "err", err)
 	}
 	for {
+		clear(batch) // a batch's records are not kept alive until a batch as large comes
 		batch = batch[:0]
 		if s.unindexed > 0 {
 			idle.Reset(indexIdle)
