@@ -11,7 +11,11 @@ import (
 // checkpoint never waits for the writer or for readers; what it cannot copy yet it copies the
 // next time. At 100 KB a message the checkpoints were 14% of ingest's CPU, all of it on the
 // writer's path (BenchmarkSMTPIngest/100k).
-const checkpointBytes = 4 << 20 // about as often as SQLite's default of 1,000 pages
+//
+// It runs every ~40 MB of log, as the writer's automatic checkpoint did (wal_autocheckpoint of
+// 10,000 pages, see openDB): a long log holds many versions of the same last pages of each
+// table, and a checkpoint copies each page once.
+const checkpointBytes = 40 << 20
 
 // checkpointer runs a passive checkpoint whenever the writer says enough has been committed.
 func (s *Store) checkpointer(db *sql.DB) {

@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -178,4 +180,41 @@ func queriesFrom(t *testing.T, s *store.Store, ids []string) []string {
 	// A sample, for time: each search reads every pending message.
 	rng.Shuffle(len(qs), func(i, j int) { qs[i], qs[j] = qs[j], qs[i] })
 	return qs[:min(len(qs), 180)]
+}
+
+// TestCleanStopReturnsFreePages fills a new database, deletes most of it (and so frees the pages
+// of its messages, index segments and pending rows), stops cleanly and finds the file without
+// free pages: a new database keeps a page map (auto_vacuum=INCREMENTAL) and Close gives them back.
+func TestCleanStopReturnsFreePages(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "letterbox.db")
+	s := openStore(t, store.Options{Path: path})
+	var ids []string
+	for i := range 300 {
+		m := realmail.Mix(i)
+		ids = append(ids, add(t, s, store.Envelope{MailFrom: m.From, Recipients: m.To}, m.Raw).ID)
+	}
+	if _, err := store.IndexPending(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, ids[:250]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode, free, pages int
+	for q, v := range map[string]*int{"PRAGMA auto_vacuum": &mode, "PRAGMA freelist_count": &free, "PRAGMA page_count": &pages} {
+		if err := db.QueryRow(q).Scan(v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if mode != 2 || free != 0 {
+		t.Fatalf("after a clean stop: auto_vacuum %d (want 2, incremental), %d of %d pages free (want 0)", mode, free, pages)
+	}
 }
