@@ -149,8 +149,7 @@ func (s *Store) searchAddress(ctx context.Context, a addrSearch, p Page) (Result
 	res.Total = flagged
 	if found != flagged {
 		// The index's finds, and those of the messages waiting for it (see matchedUIDs).
-		hits += ` UNION ALL SELECT f.uid FROM (SELECT rowid AS uid FROM fts WHERE fts MATCH ?3
-				UNION ALL SELECT p.uid FROM fts_pending p WHERE ` + pendingMatch(a.match, "?3") + `) f
+		hits += ` UNION ALL SELECT f.uid FROM (` + matchedUIDs(a.match, "?3") + `) f
 			WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.addr = ?1 AND r.uid = f.uid AND r.kinds & ?2)
 			AND EXISTS (SELECT 1 FROM messages m WHERE m.uid = f.uid AND ` + a.exact + ` LIKE ?4 ESCAPE '\')`
 		args = append(args, a.match, a.like)
@@ -181,14 +180,7 @@ func (s *Store) searchAddress(ctx context.Context, a addrSearch, p Page) (Result
 		return res, fmt.Errorf("store: search: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		sum, err := scanSummary(rows)
-		if err != nil {
-			return res, fmt.Errorf("store: search: %w", err)
-		}
-		res.Messages = append(res.Messages, sum)
-	}
-	if err := rows.Err(); err != nil {
+	if res.Messages, err = scanSummaries(rows); err != nil {
 		return res, fmt.Errorf("store: search: %w", err)
 	}
 	return res, nil

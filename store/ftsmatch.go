@@ -45,9 +45,10 @@ func pendingMatch(match, param string) string {
 }
 
 // matchedUIDs returns the SQL that selects, as column uid, every message match selects: those
-// in the index and those waiting for it. Both its placeholders take the match.
-func matchedUIDs(match string) string {
-	return "SELECT rowid AS uid FROM fts WHERE fts MATCH ? UNION ALL SELECT p.uid FROM fts_pending p WHERE " + pendingMatch(match, "?")
+// in the index and those waiting for it. Both its placeholders are param: with "?", each takes
+// the match.
+func matchedUIDs(match, param string) string {
+	return "SELECT rowid AS uid FROM fts WHERE fts MATCH " + param + " UNION ALL SELECT p.uid FROM fts_pending p WHERE " + pendingMatch(match, param)
 }
 
 var registerMatch sync.Once
@@ -313,7 +314,8 @@ func (m *ftsMatch) endsWith(tok string, before []string) bool {
 	return false
 }
 
-// isWordRune reports whether r belongs to tokens, as wordsOf splits them.
+// isWordRune reports whether r belongs to tokens, as FTS5's unicode61 tokenizer (and so wordsOf)
+// splits them: letters, digits and combining marks.
 func isWordRune(r rune) bool {
 	if r < utf8.RuneSelf {
 		return asciiWord[r]

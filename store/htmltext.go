@@ -3,7 +3,6 @@ package store
 import (
 	"html"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -178,7 +177,7 @@ func wordsOf(s string) func(yield func(string) bool) {
 			} else {
 				var r rune
 				r, size = utf8.DecodeRuneInString(s[i:])
-				word = unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+				word = isWordRune(r)
 			}
 			if word {
 				if start < 0 {

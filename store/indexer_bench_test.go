@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/letterbox-mail/letterbox/internal/realmail"
@@ -33,7 +34,7 @@ func BenchmarkSearchPending(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Run(q+"/pending="+itoa(pending), func(b *testing.B) {
+			b.Run(q+"/pending="+strconv.Itoa(pending), func(b *testing.B) {
 				for b.Loop() {
 					if _, err := s.Search(ctx, store.Filter{Query: parsed}, store.Page{Limit: 50}); err != nil {
 						b.Fatal(err)
@@ -42,15 +43,4 @@ func BenchmarkSearchPending(b *testing.B) {
 			})
 		}
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var d []byte
-	for ; n > 0; n /= 10 {
-		d = append([]byte{byte('0' + n%10)}, d...)
-	}
-	return string(d)
 }

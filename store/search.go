@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,10 +88,10 @@ func (f Filter) compile(join bool) (from, cond string, args []any) {
 				if restAlts != nil {
 					restAlts = slices.Delete(slices.Clone(restAlts), i, i+1)
 				}
-				from = "(" + matchedUIDs(match) + ") AS f JOIN messages m ON m.uid = f.uid"
+				from = "(" + matchedUIDs(match, "?") + ") AS f JOIN messages m ON m.uid = f.uid"
 				if exact == "" && allCovered(rest) {
 					// The planner would read each match's wide row; the covering index has all it needs.
-					from = "(" + matchedUIDs(match) + ") AS f JOIN messages m INDEXED BY messages_list ON m.uid = f.uid"
+					from = "(" + matchedUIDs(match, "?") + ") AS f JOIN messages m INDEXED BY messages_list ON m.uid = f.uid"
 				}
 				args = append(args, match, match)
 				if exact != "" {
@@ -230,7 +231,7 @@ func (t Term) sql(alts []string) (string, []any) {
 	v := t.Value
 	lower := strings.ToLower(v)
 	if match, exact, ok := t.ftsMatchIn(alts); ok {
-		cond := "m.uid IN (" + matchedUIDs(match) + ")"
+		cond := "m.uid IN (" + matchedUIDs(match, "?") + ")"
 		args := []any{match, match}
 		if exact != "" {
 			cond += " AND " + exact + " LIKE ? ESCAPE '\\'"
@@ -340,6 +341,19 @@ func scanSummary(row scanner) (Summary, error) {
 	return s, nil
 }
 
+// scanSummaries reads every row of rows (summaryColumns) as a Summary; never nil.
+func scanSummaries(rows *sql.Rows) ([]Summary, error) {
+	list := []Summary{}
+	for rows.Next() {
+		sum, err := scanSummary(rows)
+		if err != nil {
+			return list, err
+		}
+		list = append(list, sum)
+	}
+	return list, rows.Err()
+}
+
 // Search returns one page of the messages f selects, newest first, with the number of matches.
 func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 	res := Result{Messages: []Summary{}}
@@ -407,14 +421,7 @@ func (s *Store) Search(ctx context.Context, f Filter, p Page) (Result, error) {
 		return res, fmt.Errorf("store: search: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		sum, err := scanSummary(rows)
-		if err != nil {
-			return res, fmt.Errorf("store: search: %w", err)
-		}
-		res.Messages = append(res.Messages, sum)
-	}
-	if err := rows.Err(); err != nil {
+	if res.Messages, err = scanSummaries(rows); err != nil {
 		return res, fmt.Errorf("store: search: %w", err)
 	}
 	return res, nil
