@@ -17,7 +17,19 @@ import (
 // table, and a checkpoint copies each page once.
 const checkpointBytes = 40 << 20
 
-// checkpointer runs a passive checkpoint whenever the writer says enough has been committed.
+// A passive checkpoint that runs while the writer commits can never copy the last frames: the
+// writer appends more while it runs. SQLite starts the log again from its beginning only when a
+// write transaction begins with every frame copied (even a checkpoint that copied all frames
+// leaves the transaction that was under way on the old log, and that transaction's frames
+// after it), so under steady ingest the log grew without end (6.2 GB after
+// filling 100,000 messages of the realistic mix, for a 1.7 GB database, and a 12 MB wal-index in
+// memory). So each checkpoint ends on the writer: after the checkpointer's pass, the writer copies
+// the frames that came meanwhile itself, between two batches, when nothing can be appended, and
+// its next commit starts the log over (and cuts the file to journal_size_limit).
+// TestLogStartsOverUnderSteadyIngest fails without it.
+
+// checkpointer runs a passive checkpoint whenever the writer says enough has been committed, then
+// asks the writer to finish it.
 func (s *Store) checkpointer(db *sql.DB) {
 	defer s.done.Done()
 	defer db.Close()
@@ -30,7 +42,21 @@ func (s *Store) checkpointer(db *sql.DB) {
 		}
 		if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
 			s.log.Warn("checkpoint failed; the next one copies what it did not", "err", err)
+			continue
 		}
+		select {
+		case s.finishCheckpointNow <- struct{}{}:
+		default: // already asked
+		}
+	}
+}
+
+// copyRestOfLog, run by the writer between batches when the checkpointer asked, copies the frames
+// the checkpointer could not: no commit can come meanwhile, so unless a reader still reads an
+// older snapshot, the whole log is then copied and the next commit starts it over.
+func (s *Store) copyRestOfLog(ctx context.Context, conn *sql.Conn) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		s.log.Warn("checkpoint failed; the next one copies what it did not", "err", err)
 	}
 }
 
@@ -38,7 +64,11 @@ func (s *Store) checkpointer(db *sql.DB) {
 // checkpointBytes have been since it last did. Called by the writer only.
 func (s *Store) committedBytes(n int64) {
 	s.sinceCheckpoint += n
-	if s.sinceCheckpoint < checkpointBytes {
+	every := int64(checkpointBytes)
+	if s.opts.checkpointBytes > 0 {
+		every = s.opts.checkpointBytes
+	}
+	if s.sinceCheckpoint < every {
 		return
 	}
 	s.sinceCheckpoint = 0

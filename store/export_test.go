@@ -64,3 +64,6 @@ func Pending(ctx context.Context, s *Store) (int, error) {
 	err := s.readDB.QueryRowContext(ctx, "SELECT COUNT(*) FROM fts_pending").Scan(&n)
 	return n, err
 }
+
+// CheckpointEvery makes a store opened with opts checkpoint after every n bytes committed.
+func CheckpointEvery(opts *Options, n int64) { opts.checkpointBytes = n }

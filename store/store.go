@@ -59,6 +59,8 @@ type Options struct {
 	// Observer, when set, is told how long each message took to store and how many requests each
 	// group commit held (for metrics).
 	Observer Observer
+
+	checkpointBytes int64 // tests: checkpoint after this many bytes instead of checkpointBytes
 }
 
 // Observer is told what the store did as it happens; it must not block.
@@ -95,6 +97,8 @@ type Store struct {
 
 	checkpointNow   chan struct{} // the writer asks the checkpointer to run (see checkpoint.go)
 	sinceCheckpoint int64         // bytes committed since, about (the writer's alone)
+	// finishCheckpointNow: the checkpointer asks the writer to copy what it could not
+	finishCheckpointNow chan struct{}
 
 	writes   chan writeReq
 	pruneNow chan struct{}
@@ -198,6 +202,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	ckptDB.SetMaxOpenConns(1)
 	s.checkpointNow = make(chan struct{}, 1)
+	s.finishCheckpointNow = make(chan struct{}, 1)
 	s.done.Add(3)
 	go s.writer()
 	go s.retention()

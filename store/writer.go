@@ -122,6 +122,9 @@ func (s *Store) writer() {
 		case <-idle.C:
 			s.catchUp(ctx, conn, ins, true)
 			continue
+		case <-s.finishCheckpointNow:
+			s.copyRestOfLog(ctx, conn)
+			continue
 		case <-s.stop:
 			// Commit whatever is still queued, then stop.
 			for {
@@ -177,6 +180,11 @@ func (s *Store) writer() {
 		idle.Stop()
 		s.commit(ctx, conn, ins, batch)
 		s.catchUp(ctx, conn, ins, false)
+		select {
+		case <-s.finishCheckpointNow:
+			s.copyRestOfLog(ctx, conn)
+		default:
+		}
 	}
 }
 
