@@ -97,8 +97,8 @@ type Store struct {
 
 	checkpointNow   chan struct{} // the writer asks the checkpointer to run (see checkpoint.go)
 	sinceCheckpoint int64         // bytes committed since, about (the writer's alone)
-	// finishCheckpointNow: the checkpointer asks the writer to copy what it could not
-	finishCheckpointNow chan struct{}
+	restartLogNow   chan struct{} // the checkpointer asks the writer to start the log over
+	sinceRestart    int64         // bytes committed since the writer last did, about (the writer's alone)
 
 	writes   chan writeReq
 	pruneNow chan struct{}
@@ -202,7 +202,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	ckptDB.SetMaxOpenConns(1)
 	s.checkpointNow = make(chan struct{}, 1)
-	s.finishCheckpointNow = make(chan struct{}, 1)
+	s.restartLogNow = make(chan struct{}, 1)
 	s.done.Add(3)
 	go s.writer()
 	go s.retention()

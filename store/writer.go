@@ -121,9 +121,12 @@ func (s *Store) writer() {
 			batch = append(batch, req)
 		case <-idle.C:
 			s.catchUp(ctx, conn, ins, true)
+			if s.unindexed == 0 && s.sinceRestart >= restartIdleBytes {
+				s.restartLog(ctx, conn)
+			}
 			continue
-		case <-s.finishCheckpointNow:
-			s.copyRestOfLog(ctx, conn)
+		case <-s.restartLogNow:
+			s.restartLog(ctx, conn)
 			continue
 		case <-s.stop:
 			// Commit whatever is still queued, then stop.
@@ -181,8 +184,8 @@ func (s *Store) writer() {
 		s.commit(ctx, conn, ins, batch)
 		s.catchUp(ctx, conn, ins, false)
 		select {
-		case <-s.finishCheckpointNow:
-			s.copyRestOfLog(ctx, conn)
+		case <-s.restartLogNow:
+			s.restartLog(ctx, conn)
 		default:
 		}
 	}
