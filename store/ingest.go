@@ -712,6 +712,24 @@ func (ins *inserts) close() {
 	}
 }
 
+// keptInsertStatements is the most insert statements kept when the writer idles: one row count
+// for each table, as single messages use. A burst prepares a statement for each table and each
+// row count up to maxInsertRows (some MB of SQLite's memory), which the next burst prepares again
+// in well under a millisecond.
+const keptInsertStatements = 16
+
+// forgetBatchStatements closes the insert statements when a burst left more than
+// keptInsertStatements of them.
+func (ins *inserts) forgetBatchStatements() {
+	if len(ins.stmts) <= keptInsertStatements {
+		return
+	}
+	for k, st := range ins.stmts {
+		st.Close()
+		delete(ins.stmts, k)
+	}
+}
+
 // stmt returns query prepared on the writer's connection: the driver would otherwise compile it
 // again at every run.
 func (ins *inserts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {

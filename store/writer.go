@@ -122,7 +122,7 @@ func (s *Store) writer() {
 		case <-idle.C:
 			s.catchUp(ctx, conn, ins, true)
 			if s.unindexed == 0 {
-				s.idleAfterBurst(ctx, conn)
+				s.idleAfterBurst(ctx, conn, ins)
 			}
 			continue
 		case <-s.restartLogNow:
@@ -192,12 +192,14 @@ func (s *Store) writer() {
 }
 
 // idleAfterBurst runs when the writer has indexed everything and nothing else waits: it starts
-// the log over when enough of it was written, and empties its page cache, which an idle catcher
-// has no use for (up to 8 MB: the pure-Go SQLite's allocator puts a 4 KB page in an 8 KB slot).
-func (s *Store) idleAfterBurst(ctx context.Context, conn *sql.Conn) {
+// the log over when enough of it was written, and gives back memory an idle catcher has no use
+// for: the statements a burst prepared for its many row counts, and its page cache (up to 8 MB:
+// the pure-Go SQLite's allocator puts a 4 KB page in an 8 KB slot).
+func (s *Store) idleAfterBurst(ctx context.Context, conn *sql.Conn, ins *inserts) {
 	if s.sinceRestart >= restartIdleBytes {
 		s.restartLog(ctx, conn)
 	}
+	ins.forgetBatchStatements()
 	if _, err := conn.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
 		s.log.Warn("the writer could not empty its page cache", "err", err)
 	}

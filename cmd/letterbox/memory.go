@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -105,6 +106,14 @@ func (t *memoryTuner) step(live, allocs uint64) {
 	}
 }
 
+// releaseMemory returns the memory the heap does not use to the operating system. It collects
+// twice: what the first collection frees includes the buffers pools kept (sync.Pool keeps them
+// one collection more as victims), which only the second frees.
+func releaseMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
+
 // startMemoryTuner runs a memoryTuner until ctx is done, then lifts the limit. floor is
 // --memory-limit; GOMEMLIMIT, when set in the environment, is the runtime's own limit and is
 // left alone.
@@ -112,7 +121,7 @@ func startMemoryTuner(ctx context.Context, floor int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		floor = 0
 	}
-	t := &memoryTuner{floor: floor, setLimit: debug.SetMemoryLimit, freeMemory: debug.FreeOSMemory}
+	t := &memoryTuner{floor: floor, setLimit: debug.SetMemoryLimit, freeMemory: releaseMemory}
 	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/allocs:bytes"}}
 	read := func() (uint64, uint64) {
 		metrics.Read(samples)
