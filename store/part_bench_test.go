@@ -84,16 +84,24 @@ func BenchmarkPart(b *testing.B) {
 	})
 }
 
-// BenchmarkStoredSize reports the database's bytes per message of the 100k load after b.N
-// messages and a clean stop (run it with -benchtime 500x or so).
+// BenchmarkStoredSize reports the database's bytes per message after b.N messages of the mix
+// and of the 100k load and a clean stop (run it with -benchtime 2000x or so).
 func BenchmarkStoredSize(b *testing.B) {
+	for _, name := range []string{"mix", "100k"} {
+		b.Run(name, func(b *testing.B) {
+			load, err := realmail.Load(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchStoredSize(b, load)
+		})
+	}
+}
+
+func benchStoredSize(b *testing.B, load func(int) realmail.Message) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "letterbox.db")
 	s := openStore(b, store.Options{Path: path})
-	load, err := realmail.Load("100k")
-	if err != nil {
-		b.Fatal(err)
-	}
 	var raw int64
 	for i := 0; b.Loop(); i++ {
 		m := load(i)
