@@ -1,6 +1,7 @@
 // Package store is letterbox's mail delivery agent: it keeps captured messages durably in SQLite,
-// parses them once at ingest (MIME via enmime), indexes them for search (FTS5), applies retention
-// and announces every change to subscribers after it is committed.
+// parses them once at ingest (MIME via enmime; attachments are decoded from the raw message again
+// when read, see partread.go), indexes them for search (FTS5), applies retention and announces
+// every change to subscribers after it is committed.
 //
 // Parsing: enmime parses every part; the store cuts a well-formed multipart message into its
 // parts itself, which spares enmime's per-byte boundary search (see mimeparts.go), and leaves

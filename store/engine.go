@@ -80,8 +80,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Ingester parses and encodes messages at ingest as every engine stores them: trace header
 // fields prepended, MIME parsed once (enmime), addresses, tags and snippet worked out, the body
-// and raw message compressed together (zstd), parts compressed, the search text taken out. It
-// also decodes what it encoded. It is safe for concurrent use.
+// and raw message compressed together (zstd), the search text taken out. It also decodes what it
+// encoded, attachments included (ReadPart). It is safe for concurrent use.
 type Ingester struct {
 	s *Store // only its parser, compressors, buffers and hostname
 }
@@ -113,8 +113,6 @@ type Prepared struct {
 	// its first BodySize bytes, decompressed, are the JSON (see Ingester.Message).
 	Content  []byte
 	BodySize int
-	// Parts are the attachments' and inline parts' decoded content, each zstd-compressed.
-	Parts []PreparedPart
 	// Recipients are the lower-case addresses the message was sent to (envelope, To, Cc, Bcc).
 	Recipients []string
 	// Text is the message's searchable text, field by field.
@@ -132,12 +130,6 @@ type Prepared struct {
 	// when it came without one.
 	SessionID string
 	Session   *Session
-}
-
-// PreparedPart is one part's compressed content.
-type PreparedPart struct {
-	PartID  string
-	Content []byte // zstd
 }
 
 // SearchText is the text each search field matches (see the search table in README).
@@ -175,19 +167,20 @@ func (in *Ingester) Prepare(env Envelope, raw io.Reader) (*Prepared, error) {
 	}
 	p.RelayTo = relayRecipients(env.Recipients, &rec.sum)
 	p.SessionID, p.Session = env.SessionID, env.Session
-	for _, part := range rec.parts {
-		p.Parts = append(p.Parts, PreparedPart{PartID: part.partID, Content: part.z})
-	}
 	return p, nil
 }
 
 // Message decodes a stored message: its Summary as listed, and its content as Prepare encoded it.
+// The checksums its parts were stored without are worked out from the raw message, as
+// Store.Message does.
 func (in *Ingester) Message(sum Summary, content []byte, bodySize int64) (*Message, error) {
-	b, err := in.s.body(content, bodySize)
-	if err != nil {
-		return nil, err
-	}
-	return messageOf(sum, b), nil
+	return in.s.message(sum, content, bodySize)
+}
+
+// MessageRaw decodes a stored message as Message does, without the checksums its parts were
+// stored without, and returns its raw message too (see Store.MessageRaw).
+func (in *Ingester) MessageRaw(sum Summary, content []byte, bodySize int64) (*Message, []byte, error) {
+	return in.s.messageRaw(sum, content, bodySize)
 }
 
 // Raw returns the raw message from content as Prepare encoded it.
@@ -201,9 +194,6 @@ func (in *Ingester) Raw(content []byte, bodySize int64) ([]byte, error) {
 	}
 	return out[bodySize:], nil
 }
-
-// Decompress returns a part's content as Prepare compressed it.
-func (in *Ingester) Decompress(z []byte) ([]byte, error) { return in.s.dec.DecodeAll(z, nil) }
 
 // messageOf assembles a Message from its Summary and decoded body.
 func messageOf(sum Summary, b body) *Message {

@@ -67,3 +67,15 @@ func Pending(ctx context.Context, s *Store) (int, error) {
 
 // CheckpointEvery makes a store opened with opts checkpoint after every n bytes committed.
 func CheckpointEvery(opts *Options, n int64) { opts.checkpointBytes = n }
+
+// SetPartCache bounds the parts cache of s to maxBytes (below 0: nothing cached) and empties it;
+// the returned function puts the default back.
+func SetPartCache(s *Store, maxBytes int) (restore func()) {
+	set := func(n int) {
+		s.partCache.mu.Lock()
+		s.partCache.maxBytes, s.partCache.sets, s.partCache.size = n, nil, 0
+		s.partCache.mu.Unlock()
+	}
+	set(maxBytes)
+	return func() { set(0) }
+}

@@ -3,11 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,9 +28,8 @@ const snippetLen = 250
 // ingest happens before the writer sees it, in the caller's goroutine.
 type record struct {
 	sum        Summary
-	contentZ   []byte // zstd of the JSON of a body followed by the raw message
-	bodySize   int    // bytes of that JSON
-	parts      []partContent
+	contentZ   []byte   // zstd of the JSON of a body followed by the raw message
+	bodySize   int      // bytes of that JSON
 	recipients []string // lower-case addresses for per-recipient mailboxes
 	kinds      []int    // the address lists each of them is in (see recipientKinds)
 	fts        ftsRow
@@ -78,11 +73,6 @@ func spanOf(raw []byte, s string) []int {
 		return []int{i, len(s)}
 	}
 	return nil
-}
-
-type partContent struct {
-	partID string
-	z      []byte
 }
 
 type ftsRow struct {
@@ -258,39 +248,19 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		for _, e := range parsed.Errors {
 			errs = append(errs, e.Error())
 		}
-		add := func(p *enmime.Part, inline bool) {
-			sp := storedPart{Inline: inline, Part: Part{
-				PartID:      p.PartID,
-				FileName:    p.FileName,
-				ContentType: p.ContentType,
-				ContentID:   strings.Trim(p.ContentID, "<> "),
-				Disposition: p.Disposition,
-				Size:        int64(len(p.Content)),
-				Checksums:   checksums(p.Content),
-			}}
-			parts = append(parts, sp)
-			rec.parts = append(rec.parts, partContent{partID: p.PartID, z: s.enc.EncodeAll(p.Content, nil)})
+		// Neither the parts' decoded content nor their checksums are kept: they are worked
+		// out from the raw message when read (see partread.go).
+		eachPart(parsed, func(p *enmime.Part, inline bool) {
+			parts = append(parts, storedPart{Part: partOf(p), Inline: inline})
+			if inline {
+				sum.Inlines++
+			} else {
+				sum.Attachments++
+			}
 			if p.FileName != "" {
 				attachmentNames = append(attachmentNames, p.FileName)
 			}
-		}
-		for _, p := range parsed.Attachments {
-			add(p, false)
-			sum.Attachments++
-		}
-		for _, p := range parsed.Inlines {
-			add(p, true)
-			sum.Inlines++
-		}
-		for _, p := range parsed.OtherParts {
-			if p.ContentID != "" {
-				add(p, true)
-				sum.Inlines++
-			} else {
-				add(p, false)
-				sum.Attachments++
-			}
-		}
+		})
 		if parsed.Root != nil {
 			structure = nodeOf(parsed.Root, 0)
 		}
@@ -591,13 +561,6 @@ func snippet(text string) string {
 	return out
 }
 
-func checksums(b []byte) Checksums {
-	m := md5.Sum(b)
-	s1 := sha1.Sum(b)
-	s2 := sha256.Sum256(b)
-	return Checksums{MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s2[:])}
-}
-
 func nodeOf(p *enmime.Part, depth int) Node {
 	n := Node{
 		PartID:      p.PartID,
@@ -665,7 +628,6 @@ type insertKey struct {
 const (
 	tMessages = iota
 	tContents
-	tParts
 	tRecipients
 	tTags
 	tFTS
@@ -678,7 +640,6 @@ var insertSQL = [...]struct{ head, row string }{
 	tMessages: {`INSERT INTO messages (uid, id, created, date, read, size, message_id, subject, from_json, to_json, cc_json, bcc_json, reply_to_json, username, attachments, inlines, snippet, session_id) VALUES `,
 		`(?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	tContents:   {`INSERT INTO contents (uid, content, body_size) VALUES `, `(?, ?, ?)`},
-	tParts:      {`INSERT OR REPLACE INTO parts (uid, part_id, content) VALUES `, `(?, ?, ?)`},
 	tRecipients: {`INSERT OR IGNORE INTO recipients (addr, uid, kinds) VALUES `, `(?, ?, ?)`},
 	tTags:       {`INSERT OR IGNORE INTO tags (tag, uid) VALUES `, `(?, ?)`},
 	tFTS:        {`INSERT INTO fts_pending (uid, subject, sender, recipients, message_id, headers, body, attachments) VALUES `, `(?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -795,37 +756,27 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		return fmt.Errorf("store: insert message: %w", err)
 	}
 	var size int64
-	var parts, recipients, tags []struct {
+	var recipients, tags []struct {
 		uid int64
 		a   string
-		z   []byte
 	}
 	var kinds []int // of recipients
 	for _, rec := range recs {
 		rec.sum.UID = next
 		next++
 		size += rec.sum.Size
-		for _, p := range rec.parts {
-			parts = append(parts, struct {
-				uid int64
-				a   string
-				z   []byte
-			}{rec.sum.UID, p.partID, p.z})
-		}
 		for _, a := range rec.recipients {
 			recipients = append(recipients, struct {
 				uid int64
 				a   string
-				z   []byte
-			}{rec.sum.UID, a, nil})
+			}{rec.sum.UID, a})
 		}
 		kinds = append(kinds, rec.kinds...)
 		for _, t := range rec.sum.Tags {
 			tags = append(tags, struct {
 				uid int64
 				a   string
-				z   []byte
-			}{rec.sum.UID, t, nil})
+			}{rec.sum.UID, t})
 		}
 	}
 	err = ins.exec(ctx, tMessages, len(recs), func(i int) {
@@ -846,11 +797,6 @@ func (ins *inserts) insert(ctx context.Context, recs []*record) error {
 		ins.args = append(ins.args, recs[i].sum.UID, recs[i].contentZ, recs[i].bodySize)
 	}); err != nil {
 		return fmt.Errorf("store: insert content: %w", err)
-	}
-	if err := ins.exec(ctx, tParts, len(parts), func(i int) {
-		ins.args = append(ins.args, parts[i].uid, parts[i].a, parts[i].z)
-	}); err != nil {
-		return fmt.Errorf("store: insert part: %w", err)
 	}
 	if err := ins.exec(ctx, tRecipients, len(recipients), func(i int) {
 		ins.args = append(ins.args, recipients[i].a, recipients[i].uid, kinds[i])

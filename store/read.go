@@ -25,7 +25,8 @@ func (s *Store) Summary(ctx context.Context, id string) (Summary, error) {
 	return sum, nil
 }
 
-// Message returns a whole message, as parsed at ingest. It does not change its read state.
+// Message returns a whole message, as parsed at ingest, with its parts' checksums. It does not
+// change its read state.
 func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 	tx, err := s.readDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -48,11 +49,11 @@ func (s *Store) Message(ctx context.Context, id string) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	b, err := s.body(z, bodySize)
+	m, err := s.message(sum, z, bodySize)
 	if err != nil {
 		return nil, fmt.Errorf("store: message %s: %w", id, err)
 	}
-	return messageOf(sum, b), nil
+	return m, nil
 }
 
 // Raw returns the message exactly as stored: the bytes received, after the trace header fields.
@@ -76,23 +77,33 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 	return content[bodySize:], nil
 }
 
-// body decodes a message's body from its stored content z, whose first bodySize bytes (once
-// decompressed) are its JSON, followed by the raw message.
-func (s *Store) body(z []byte, bodySize int64) (body, error) {
+// message decodes a message from its Summary and its stored content z, whose first bodySize
+// bytes (once decompressed) are its body's JSON, followed by the raw message. The checksums its
+// parts were stored without are worked out from the raw message (see partread.go).
+func (s *Store) message(sum Summary, z []byte, bodySize int64) (*Message, error) {
 	js, raw, err := s.decompressPrefix(z, bodySize)
 	if err != nil {
-		return body{}, fmt.Errorf("decompress: %w", err)
+		return nil, fmt.Errorf("decompress: %w", err)
 	}
-	return decodeBody(js, func() ([]byte, error) {
-		if raw != nil {
-			return raw, nil
+	rawOf := func() ([]byte, error) {
+		if raw == nil {
+			content, err := s.dec.DecodeAll(z, nil)
+			if err != nil {
+				return nil, fmt.Errorf("decompress: %w", err)
+			}
+			raw = content[len(js):]
 		}
-		content, err := s.dec.DecodeAll(z, nil)
-		if err != nil {
-			return nil, fmt.Errorf("decompress: %w", err)
-		}
-		return content[len(js):], nil
-	})
+		return raw, nil
+	}
+	b, err := decodeBody(js, rawOf)
+	if err != nil {
+		return nil, err
+	}
+	m := messageOf(sum, b)
+	if err := s.fillChecksums(m, rawOf); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // decodeBody decodes a body's JSON; the raw message (which raw returns, only when asked) is
@@ -158,36 +169,27 @@ func (s *Store) decompressPrefix(z []byte, n int64) (prefix, rest []byte, err er
 	return out, nil, nil
 }
 
-// Part returns an attachment or inline part of a message and its decoded content.
+// Part returns an attachment or inline part of a message, with its checksums, and its decoded
+// content: parsed again from the raw message, or as stored by earlier versions (see
+// partread.go). It is ErrNotFound when the message or the part does not exist.
 func (s *Store) Part(ctx context.Context, id, partID string) (Part, []byte, error) {
-	m, err := s.Message(ctx, id)
-	if err != nil {
-		return Part{}, nil, err
-	}
-	var found *Part
-	for _, list := range [][]Part{m.Attachments, m.Inline} {
-		for i := range list {
-			if list[i].PartID == partID {
-				found = &list[i]
-			}
-		}
-	}
-	if found == nil {
-		return Part{}, nil, ErrNotFound
-	}
+	return s.loadPart(ctx, partReads{s}, id, partID)
+}
+
+// partReads are the reads loadPart makes on SQLite.
+type partReads struct{ *Store }
+
+// StoredPart returns the zstd content of a part as earlier versions stored it, or ErrNotFound.
+func (r partReads) StoredPart(ctx context.Context, uid int64, partID string) ([]byte, error) {
 	var z []byte
-	err = s.readDB.QueryRowContext(ctx, "SELECT content FROM parts WHERE uid = ? AND part_id = ?", m.UID, partID).Scan(&z)
+	err := r.readDB.QueryRowContext(ctx, "SELECT content FROM parts WHERE uid = ? AND part_id = ?", uid, partID).Scan(&z)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Part{}, nil, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return Part{}, nil, fmt.Errorf("store: part %s/%s: %w", id, partID, err)
+		return nil, fmt.Errorf("store: part %d/%s: %w", uid, partID, err)
 	}
-	content, err := s.dec.DecodeAll(z, nil)
-	if err != nil {
-		return Part{}, nil, fmt.Errorf("store: part %s/%s: decompress: %w", id, partID, err)
-	}
-	return *found, content, nil
+	return z, nil
 }
 
 // Stats returns store-wide figures.

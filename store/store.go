@@ -73,16 +73,17 @@ type Observer interface {
 
 // Store is a durable message store. All methods are safe for concurrent use.
 type Store struct {
-	opts    Options
-	log     *slog.Logger
-	writeDB *sql.DB // exactly one connection: every change goes through the writer goroutine
-	readDB  *sql.DB
-	parser  *enmime.Parser
-	enc     *zstd.Encoder
-	dec     *zstd.Decoder
-	hub     hub
-	buffers sync.Pool // of *bytes.Buffer: Add reads messages into them
-	lexicon lexicon   // the vocabulary's words (see vocab.go)
+	opts      Options
+	log       *slog.Logger
+	writeDB   *sql.DB // exactly one connection: every change goes through the writer goroutine
+	readDB    *sql.DB
+	parser    *enmime.Parser
+	enc       *zstd.Encoder
+	dec       *zstd.Decoder
+	hub       hub
+	buffers   sync.Pool // of *bytes.Buffer: Add reads messages into them
+	lexicon   lexicon   // the vocabulary's words (see vocab.go)
+	partCache partCache // the parts of the messages read last (see partread.go)
 
 	uidValidity uint32
 	stored      atomic.Int64

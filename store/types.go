@@ -98,7 +98,8 @@ type Node struct {
 	Children    []Node `json:",omitempty"`
 }
 
-// Message is a whole stored message as readers need it; nothing here requires re-parsing.
+// Message is a whole stored message as readers need it, as parsed at ingest; only its parts'
+// checksums are worked out again from the raw message (see Store.Message).
 type Message struct {
 	Summary
 	Envelope    Envelope

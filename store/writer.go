@@ -273,9 +273,6 @@ func (s *Store) commit(ctx context.Context, conn *sql.Conn, ins *inserts, batch 
 			if req.rec != nil {
 				s.unindexed++
 				bytes += int64(len(req.rec.contentZ)) + 2*int64(len(req.rec.fts.body))
-				for _, p := range req.rec.parts {
-					bytes += int64(len(p.z))
-				}
 			}
 		}
 		s.committedBytes(bytes)

@@ -86,7 +86,8 @@ func (s *Store) summaries(ctx context.Context, uids []int64) ([]store.Summary, e
 	return out, unavailable(rows.Err())
 }
 
-// Message returns a whole message, as parsed at ingest. It does not change its read state.
+// Message returns a whole message, as parsed at ingest, with its parts' checksums. It does not
+// change its read state.
 func (s *Store) Message(ctx context.Context, id string) (*store.Message, error) {
 	var m *store.Message
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
@@ -129,36 +130,55 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 	return raw, nil
 }
 
-// Part returns an attachment or inline part of a message and its decoded content.
-func (s *Store) Part(ctx context.Context, id, partID string) (store.Part, []byte, error) {
-	m, err := s.Message(ctx, id)
-	if err != nil {
-		return store.Part{}, nil, err
-	}
-	var found *store.Part
-	for _, list := range [][]store.Part{m.Attachments, m.Inline} {
-		for i := range list {
-			if list[i].PartID == partID {
-				found = &list[i]
-			}
+// MessageRaw returns a message as Message does, without the checksums its parts were stored
+// without, and its raw bytes as Raw does, from one read of the stored content (see
+// store.Store.MessageRaw).
+func (s *Store) MessageRaw(ctx context.Context, id string) (*store.Message, []byte, error) {
+	var m *store.Message
+	var raw []byte
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		sum, err := scanSummary(tx.QueryRow(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE m.id = $1", id))
+		if err != nil {
+			return err
 		}
-	}
-	if found == nil {
-		return store.Part{}, nil, store.ErrNotFound
-	}
-	var z []byte
-	err = s.pool.QueryRow(ctx, "SELECT content FROM parts WHERE uid = $1 AND part_id = $2", m.UID, clean(partID)).Scan(&z)
+		var z []byte
+		var bodySize int64
+		if err := tx.QueryRow(ctx, "SELECT content, body_size FROM contents WHERE uid = $1", sum.UID).Scan(&z, &bodySize); err != nil {
+			return err
+		}
+		m, raw, err = s.in.MessageRaw(sum, z, bodySize)
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Part{}, nil, store.ErrNotFound
+		return nil, nil, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Part{}, nil, fmt.Errorf("postgres: part %s/%s: %w", id, partID, unavailable(err))
+		return nil, nil, fmt.Errorf("postgres: message %s: %w", id, unavailable(err))
 	}
-	content, err := s.in.Decompress(z)
+	return m, raw, nil
+}
+
+// Part returns an attachment or inline part of a message, with its checksums, and its decoded
+// content: parsed again from the raw message, or as stored by earlier versions (see
+// store.Ingester.ReadPart). It is store.ErrNotFound when the message or the part does not exist.
+func (s *Store) Part(ctx context.Context, id, partID string) (store.Part, []byte, error) {
+	return s.in.ReadPart(ctx, partReads{s}, id, partID)
+}
+
+// partReads are the reads store.Ingester.ReadPart makes on PostgreSQL.
+type partReads struct{ *Store }
+
+// StoredPart returns the zstd content of a part as earlier versions stored it, or store.ErrNotFound.
+func (r partReads) StoredPart(ctx context.Context, uid int64, partID string) ([]byte, error) {
+	var z []byte
+	err := r.pool.QueryRow(ctx, "SELECT content FROM parts WHERE uid = $1 AND part_id = $2", uid, clean(partID)).Scan(&z)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
 	if err != nil {
-		return store.Part{}, nil, fmt.Errorf("postgres: part %s/%s: decompress: %w", id, partID, err)
+		return nil, fmt.Errorf("postgres: part %d/%s: %w", uid, partID, unavailable(err))
 	}
-	return *found, content, nil
+	return z, nil
 }
 
 // Stats returns store-wide figures; DatabaseSize is the whole database's (pg_database_size).

@@ -333,20 +333,10 @@ func (s *Store) insertMessages(ctx context.Context, tx pgx.Tx, recs []*store.Pre
 		m.add(p)
 		contentUIDs, content, sizes = append(contentUIDs, p.Summary.UID), append(content, p.Content), append(sizes, int64(p.BodySize))
 	}
-	var partUIDs, recipUIDs, tagUIDs []int64
-	var partIDs, recips, tags []string
-	var partContent [][]byte
+	var recipUIDs, tagUIDs []int64
+	var recips, tags []string
 	for _, p := range recs {
 		uid := p.Summary.UID
-		// A broken message may repeat a part ID; the last wins, as on SQLite.
-		seen := map[string]bool{}
-		for i := len(p.Parts) - 1; i >= 0; i-- {
-			part := p.Parts[i]
-			if !seen[part.PartID] {
-				seen[part.PartID] = true
-				partUIDs, partIDs, partContent = append(partUIDs, uid), append(partIDs, clean(part.PartID)), append(partContent, part.Content)
-			}
-		}
 		for _, a := range p.Recipients {
 			recipUIDs, recips = append(recipUIDs, uid), append(recips, clean(a))
 		}
@@ -362,9 +352,6 @@ func (s *Store) insertMessages(ctx context.Context, tx pgx.Tx, recs []*store.Pre
 		m.uid, m.id, m.created, m.date, m.size, m.messageID, m.subject, m.from, m.to, m.cc, m.bcc, m.replyTo, m.username,
 		m.attachments, m.inlines, m.snippet, m.session)
 	b.Queue("INSERT INTO contents (uid, content, body_size) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::int[])", contentUIDs, content, sizes)
-	if len(partUIDs) > 0 {
-		b.Queue("INSERT INTO parts (uid, part_id, content) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])", partUIDs, partIDs, partContent)
-	}
 	if len(recips) > 0 {
 		b.Queue("INSERT INTO recipients (addr, uid) SELECT * FROM unnest($1::text[], $2::bigint[])", recips, recipUIDs)
 	}

@@ -6,6 +6,10 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -124,6 +128,7 @@ func testCorpus(s suite) {
 	if len(files) < 100 {
 		s.Fatalf("only %d corpus messages", len(files))
 	}
+	parts := 0
 	for _, file := range files {
 		raw, err := os.ReadFile(file)
 		if err != nil {
@@ -148,15 +153,20 @@ func testCorpus(s suite) {
 			s.Errorf("%s: message %q uid %d, summary %q uid %d", filepath.Base(file), m.Subject, m.UID, sum.Subject, sum.UID)
 		}
 		for _, p := range append(slices.Clone(m.Attachments), m.Inline...) {
+			parts++
 			part, content, err := e.Part(ctx, sum.ID, p.PartID)
-			if err != nil || int64(len(content)) != p.Size || part.Checksums != p.Checksums {
-				s.Errorf("%s: part %s: %d bytes of %d, %v", filepath.Base(file), p.PartID, len(content), p.Size, err)
+			if err != nil || int64(len(content)) != p.Size || part.Checksums != p.Checksums || part.Checksums != checksumsOf(content) {
+				s.Errorf("%s: part %s: %d bytes of %d, checksums %+v, message says %+v, content's %+v, %v",
+					filepath.Base(file), p.PartID, len(content), p.Size, part.Checksums, p.Checksums, checksumsOf(content), err)
 			}
 		}
 	}
 	st, err := e.Stats(ctx)
 	if err != nil || st.Total != len(files) {
 		s.Fatalf("stats after the corpus: %+v %v (want %d)", st, err, len(files))
+	}
+	if parts < 50 {
+		s.Errorf("the corpus has %d attachments and inline parts: too few to check their reading", parts)
 	}
 }
 
@@ -213,4 +223,10 @@ func testReads(s suite) {
 	if err := e.Ping(ctx); err != nil {
 		s.Errorf("ping: %v", err)
 	}
+}
+
+// checksumsOf returns the digests of content, as a part's Checksums give them.
+func checksumsOf(content []byte) store.Checksums {
+	m, s1, s2 := md5.Sum(content), sha1.Sum(content), sha256.Sum256(content)
+	return store.Checksums{MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s2[:])}
 }
