@@ -19,14 +19,14 @@ func TestLogStartsOverUnderSteadyIngest(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "letterbox.db")
 	opts := store.Options{Path: path}
-	const every = 128 << 10
+	const every = 32 << 10
 	store.CheckpointEvery(&opts, every)
 	s := openStore(t, opts)
 	gen, err := realmail.Load("4k")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const clients, each = 8, 80
+	const clients, each = 8, 240
 	var (
 		mu       sync.Mutex
 		largest  int64
@@ -62,7 +62,7 @@ func TestLogStartsOverUnderSteadyIngest(t *testing.T) {
 	}
 	// Each commit rewrites the pages it touches, so the log holds several times the mail; started
 	// over after each checkpoint it stays a few checkpoints' worth.
-	if limit := int64(32 * every); largest > limit {
+	if limit := int64(8 << 20); largest > limit {
 		t.Fatalf("the log grew to %d bytes while storing %d messages (%d bytes of database); want it started over, under %d", largest, clients*each, st.DatabaseSize, limit)
 	}
 	t.Logf("largest log %d bytes, %d messages", largest, clients*each)

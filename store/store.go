@@ -98,7 +98,9 @@ type Store struct {
 
 	checkpointNow   chan struct{} // the writer asks the checkpointer to run (see checkpoint.go)
 	sinceCheckpoint int64         // bytes committed since, about (the writer's alone)
-	restartLogNow   chan struct{} // the checkpointer asks the writer to start the log over
+	restartLogNow   chan struct{} // the checkpointer hands over to the writer to start the log over
+	restartDone     chan struct{} // the writer has tried, and the checkpointer may go on
+	restartWanted   atomic.Bool   // restartBytes committed since the log last started over
 	sinceRestart    int64         // bytes committed since the writer last did, about (the writer's alone)
 
 	writes   chan writeReq
@@ -204,6 +206,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	ckptDB.SetMaxOpenConns(1)
 	s.checkpointNow = make(chan struct{}, 1)
 	s.restartLogNow = make(chan struct{}, 1)
+	s.restartDone = make(chan struct{}, 1)
 	s.done.Add(3)
 	go s.writer()
 	go s.retention()

@@ -125,9 +125,6 @@ func (s *Store) writer() {
 				s.idleAfterBurst(ctx, conn, ins)
 			}
 			continue
-		case <-s.restartLogNow:
-			s.restartLog(ctx, conn)
-			continue
 		case <-s.stop:
 			// Commit whatever is still queued, then stop.
 			for {
@@ -183,10 +180,8 @@ func (s *Store) writer() {
 		idle.Stop()
 		s.commit(ctx, conn, ins, batch)
 		s.catchUp(ctx, conn, ins, false)
-		select {
-		case <-s.restartLogNow:
+		if s.restartDue() {
 			s.restartLog(ctx, conn)
-		default:
 		}
 	}
 }
