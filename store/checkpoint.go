@@ -83,9 +83,10 @@ func checkpoint(ctx context.Context, db interface {
 }
 
 // restartLog, run by the writer between batches, copies what is left of the log so that the
-// next commit starts it over (unless a reader still reads an older snapshot: then a later one),
-// and lets the checkpointer go on. Called by the writer only.
-func (s *Store) restartLog(ctx context.Context, conn *sql.Conn) {
+// next commit starts it over (unless a reader still reads an older snapshot: then a later one).
+// If the checkpointer had handed over (see restartDue), it lets it go on. Called by the writer
+// only.
+func (s *Store) restartLog(ctx context.Context, conn *sql.Conn, handedOver bool) {
 	busy, err := checkpoint(ctx, conn)
 	if err != nil {
 		s.log.Warn("checkpoint failed; the next one copies what it did not", "err", err)
@@ -94,13 +95,12 @@ func (s *Store) restartLog(ctx context.Context, conn *sql.Conn) {
 		s.sinceRestart = 0
 		s.restartWanted.Store(false)
 	}
-	select {
-	case <-s.restartLogNow:
-	default:
+	if !handedOver {
+		// An idle restart: the checkpointer may have handed over meanwhile.
+		handedOver = s.restartDue()
 	}
-	select {
-	case s.restartDone <- struct{}{}:
-	default:
+	if handedOver {
+		s.restartDone <- struct{}{} // buffered: the checkpointer waits for exactly one
 	}
 }
 

@@ -8,7 +8,8 @@ import (
 )
 
 // inserts writes prepared records for the writer, several rows per statement. Its statements are
-// prepared on the writer's connection once for each row count used, and kept.
+// prepared on the writer's connection once for each row count used, and kept until the writer
+// idles (forgetBatchStatements).
 type inserts struct {
 	conn  *sql.Conn
 	stmts map[insertKey]*sql.Stmt

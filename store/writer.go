@@ -181,7 +181,7 @@ func (s *Store) writer() {
 		s.commit(ctx, conn, ins, batch)
 		s.catchUp(ctx, conn, ins, false)
 		if s.restartDue() {
-			s.restartLog(ctx, conn)
+			s.restartLog(ctx, conn, true)
 		}
 	}
 }
@@ -192,7 +192,7 @@ func (s *Store) writer() {
 // the pure-Go SQLite's allocator puts a 4 KB page in an 8 KB slot).
 func (s *Store) idleAfterBurst(ctx context.Context, conn *sql.Conn, ins *inserts) {
 	if s.sinceRestart >= restartIdleBytes {
-		s.restartLog(ctx, conn)
+		s.restartLog(ctx, conn, false)
 	}
 	ins.forgetBatchStatements()
 	if _, err := conn.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {

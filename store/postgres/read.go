@@ -90,6 +90,16 @@ func (s *Store) summaries(ctx context.Context, uids []int64) ([]store.Summary, e
 // change its read state.
 func (s *Store) Message(ctx context.Context, id string) (*store.Message, error) {
 	var m *store.Message
+	err := s.readStored(ctx, id, func(sum store.Summary, z []byte, bodySize int64) (err error) {
+		m, err = s.in.Message(sum, z, bodySize)
+		return err
+	})
+	return m, err
+}
+
+// readStored reads message id's Summary and stored content in one snapshot and hands them to
+// decode; store.ErrNotFound when there is no such message.
+func (s *Store) readStored(ctx context.Context, id string, decode func(sum store.Summary, z []byte, bodySize int64) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		sum, err := scanSummary(tx.QueryRow(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE m.id = $1", id))
 		if err != nil {
@@ -100,16 +110,15 @@ func (s *Store) Message(ctx context.Context, id string) (*store.Message, error) 
 		if err := tx.QueryRow(ctx, "SELECT content, body_size FROM contents WHERE uid = $1", sum.UID).Scan(&z, &bodySize); err != nil {
 			return err
 		}
-		m, err = s.in.Message(sum, z, bodySize)
-		return err
+		return decode(sum, z, bodySize)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, store.ErrNotFound
+		return store.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("postgres: message %s: %w", id, unavailable(err))
+		return fmt.Errorf("postgres: message %s: %w", id, unavailable(err))
 	}
-	return m, nil
+	return nil
 }
 
 // Raw returns the message exactly as stored: the bytes received, after the trace header fields.
@@ -136,26 +145,11 @@ func (s *Store) Raw(ctx context.Context, id string) ([]byte, error) {
 func (s *Store) MessageRaw(ctx context.Context, id string) (*store.Message, []byte, error) {
 	var m *store.Message
 	var raw []byte
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		sum, err := scanSummary(tx.QueryRow(ctx, "SELECT "+summaryColumns+" FROM messages m WHERE m.id = $1", id))
-		if err != nil {
-			return err
-		}
-		var z []byte
-		var bodySize int64
-		if err := tx.QueryRow(ctx, "SELECT content, body_size FROM contents WHERE uid = $1", sum.UID).Scan(&z, &bodySize); err != nil {
-			return err
-		}
+	err := s.readStored(ctx, id, func(sum store.Summary, z []byte, bodySize int64) (err error) {
 		m, raw, err = s.in.MessageRaw(sum, z, bodySize)
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("postgres: message %s: %w", id, unavailable(err))
-	}
-	return m, raw, nil
+	return m, raw, err
 }
 
 // Part returns an attachment or inline part of a message, with its checksums, and its decoded
