@@ -88,7 +88,7 @@ type Ingester struct {
 
 // NewIngester returns an Ingester that names hostname in the Received: header fields.
 func NewIngester(hostname string) (*Ingester, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true))
+	enc, err := newIdleEncoder(zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, err
 	}

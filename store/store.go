@@ -78,7 +78,7 @@ type Store struct {
 	writeDB   *sql.DB // exactly one connection: every change goes through the writer goroutine
 	readDB    *sql.DB
 	parser    *enmime.Parser
-	enc       *zstd.Encoder
+	enc       *idleEncoder // released when the writer idles
 	dec       *zstd.Decoder
 	hub       hub
 	buffers   sync.Pool // of *bytes.Buffer: Add reads messages into them
@@ -183,7 +183,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	if s.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
+	if s.enc, err = newIdleEncoder(zstd.WithEncoderLevel(zstd.SpeedFastest),
 		// Messages are small: smaller tables are quicker to reset for each (12 µs for a 4 KB
 		// message instead of 14-22). One encoder per core, so sessions do not queue for one.
 		zstd.WithLowerEncoderMem(true), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
@@ -192,7 +192,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// then multiplies), and only messages over 1 MB could refer further back.
 		zstd.WithWindowSize(1<<20)); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("store: zstd: %w", err)
+		return nil, err
 	}
 	if s.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0)); err != nil {
 		s.closeDBs()

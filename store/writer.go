@@ -188,13 +188,14 @@ func (s *Store) writer() {
 
 // idleAfterBurst runs when the writer has indexed everything and nothing else waits: it starts
 // the log over when enough of it was written, and gives back memory an idle catcher has no use
-// for: the statements a burst prepared for its many row counts, and its page cache (up to 8 MB:
-// the pure-Go SQLite's allocator puts a 4 KB page in an 8 KB slot).
+// for: the statements a burst prepared for its many row counts, the zstd encoders, and its page
+// cache (up to 8 MB: the pure-Go SQLite's allocator puts a 4 KB page in an 8 KB slot).
 func (s *Store) idleAfterBurst(ctx context.Context, conn *sql.Conn, ins *inserts) {
 	if s.sinceRestart >= restartIdleBytes {
 		s.restartLog(ctx, conn, false)
 	}
 	ins.forgetBatchStatements()
+	s.enc.release()
 	if _, err := conn.ExecContext(ctx, "PRAGMA shrink_memory"); err != nil {
 		s.log.Warn("the writer could not empty its page cache", "err", err)
 	}
