@@ -41,6 +41,9 @@ func fold(word string) string {
 	word = strings.ToLower(word)
 	for i := 0; i < len(word); i++ {
 		if word[i] >= utf8.RuneSelf {
+			if !hasDiacritics(word[i:]) {
+				return word // most words in CJK scripts, and Cyrillic ones: nothing to take off
+			}
 			var b strings.Builder
 			for _, r := range norm.NFD.String(word) {
 				if !unicode.Is(unicode.Mn, r) {
@@ -51,6 +54,20 @@ func fold(word string) string {
 		}
 	}
 	return word
+}
+
+// hasDiacritics reports whether fold has anything to take off s: a character that decomposes
+// (NFD) or a nonspacing mark. It allocates nothing, where the decomposition does.
+func hasDiacritics(s string) bool {
+	if !norm.NFD.IsNormalString(s) {
+		return true
+	}
+	for _, r := range s {
+		if r >= 0x300 && unicode.Is(unicode.Mn, r) { // no mark is below U+0300
+			return true
+		}
+	}
+	return false
 }
 
 // vocabWord reports whether the index word w belongs in the vocabulary.

@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/letterbox-mail/letterbox/internal/realmail"
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestVocabularyOf(t *testing.T) {
@@ -236,4 +240,47 @@ func TestVocabularyOfRetriedBatch(t *testing.T) {
 	if res, err := s.Search(ctx, Filter{Query: q}, Page{}); err != nil || res.Total != 1 {
 		t.Errorf("inside a word of a retried batch after a restart: %d matches (%v), want 1", res.Total, err)
 	}
+}
+
+// foldSlow is fold as it was before its fast path: lower case, decomposed, marks dropped.
+func foldSlow(word string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(strings.ToLower(word)) {
+		if !unicode.Is(unicode.Mn, r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestFoldAsDecomposition holds fold's fast path to the decomposition it skips: for every word
+// of the realistic mix and of scripts with and without marks, fold gives what decomposing does.
+func TestFoldAsDecomposition(t *testing.T) {
+	words := []string{"Zürich", "ÉCOLE", "naïve", "Ελληνικά", "Москва", "Ёлка", "合计地点发货", "が", "ガイド", "パスワード",
+		"한국어", "ﬁle", "Å", "e\u0301", "\u0301x", "ǅemal", "İstanbul", "straße", "ॐ", "हिन्दी", "עִברִית", "𝔘𝔫𝔦", "ß", "Ǆ"}
+	for i := range 300 {
+		for w := range wordsOf(string(realmail.Mix(i).Raw)) {
+			words = append(words, w)
+		}
+	}
+	for r := rune(0x80); r < 0x3000; r += 7 {
+		words = append(words, "a"+string(r)+"b", string(r))
+	}
+	for _, w := range words {
+		if got, want := fold(w), foldSlow(w); got != want {
+			t.Errorf("fold(%q) = %q, want %q", w, got, want)
+		}
+	}
+}
+
+// FuzzFold: fold and the decomposition agree on any text.
+func FuzzFold(f *testing.F) {
+	for _, w := range []string{"Zürich", "が", "합", "e\u0301", "Москва"} {
+		f.Add(w)
+	}
+	f.Fuzz(func(t *testing.T, w string) {
+		if got, want := fold(w), foldSlow(w); got != want {
+			t.Errorf("fold(%q) = %q, want %q", w, got, want)
+		}
+	})
 }
