@@ -28,7 +28,7 @@ var ParserOptions = parserOptions
 
 // CutParts is the store's own multipart cutting (see mimeparts.go), with the store's parser.
 func CutParts(raw []byte) (*enmime.Part, bool) {
-	return parserOnly().cutParts(raw)
+	return parserOnly().cutParts(raw, nil)
 }
 
 // Parse parses raw as the store does at ingest.
@@ -78,4 +78,12 @@ func SetPartCache(s *Store, maxBytes int) (restore func()) {
 	}
 	set(maxBytes)
 	return func() { set(0) }
+}
+
+// ParseForIngest parses raw as ingest does (see readLeaf), and returns the decoded size of each
+// part, whether decoded or only measured, and how many were only measured.
+func ParseForIngest(raw []byte) (env *enmime.Envelope, size func(*enmime.Part) int64, measured int, err error) {
+	sizes := partSizes{}
+	env, err = parserOnly().parseSized(raw, sizes)
+	return env, sizes.of, len(sizes), err
 }

@@ -164,7 +164,8 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 
 	headers, _ := splitHeaders(raw)
 	var errs []string
-	parsed, perr := s.parse(raw)
+	sizes := partSizes{}
+	parsed, perr := s.parseSized(raw, sizes)
 	if perr != nil {
 		errs = append(errs, perr.Error())
 	}
@@ -250,7 +251,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 		// Neither the parts' decoded content nor their checksums are kept: they are worked
 		// out from the raw message when read (see partread.go).
 		eachPart(parsed, func(p *enmime.Part, inline bool) {
-			parts = append(parts, storedPart{Part: partOf(p), Inline: inline})
+			parts = append(parts, storedPart{Part: partOf(p, sizes.of(p)), Inline: inline})
 			if inline {
 				sum.Inlines++
 			} else {
@@ -261,7 +262,7 @@ func (s *Store) prepare(env Envelope, room, msg []byte) *record {
 			}
 		})
 		if parsed.Root != nil {
-			structure = nodeOf(parsed.Root, 0)
+			structure = nodeOf(parsed.Root, sizes, 0)
 		}
 	}
 	if parts == nil {
@@ -342,13 +343,17 @@ func parseDate(d string) time.Time {
 }
 
 // parse runs enmime, turning a panic on hostile input into an error.
-func (s *Store) parse(raw []byte) (env *enmime.Envelope, err error) {
+func (s *Store) parse(raw []byte) (*enmime.Envelope, error) { return s.parseSized(raw, nil) }
+
+// parseSized is parse, leaving undecoded the parts ingest only needs the size of when sizes is
+// not nil (their sizes go there; see readLeaf).
+func (s *Store) parseSized(raw []byte, sizes partSizes) (env *enmime.Envelope, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			env, err = nil, fmt.Errorf("store: MIME parser failed: %v", r)
 		}
 	}()
-	root, err := s.readParts(raw)
+	root, err := s.readParts(raw, sizes)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse MIME: %w", err)
 	}
@@ -560,14 +565,14 @@ func snippet(text string) string {
 	return out
 }
 
-func nodeOf(p *enmime.Part, depth int) Node {
+func nodeOf(p *enmime.Part, sizes partSizes, depth int) Node {
 	n := Node{
 		PartID:      p.PartID,
 		ContentType: p.ContentType,
 		Charset:     p.Charset,
 		Disposition: p.Disposition,
 		FileName:    p.FileName,
-		Size:        int64(len(p.Content)),
+		Size:        sizes.of(p),
 	}
 	if n.PartID == "" {
 		n.PartID = "0"
@@ -576,7 +581,7 @@ func nodeOf(p *enmime.Part, depth int) Node {
 		return n
 	}
 	for c := p.FirstChild; c != nil; c = c.NextSibling {
-		n.Children = append(n.Children, nodeOf(c, depth+1))
+		n.Children = append(n.Children, nodeOf(c, sizes, depth+1))
 	}
 	return n
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jhillyerd/enmime/v2"
+	"github.com/letterbox-mail/letterbox/internal/realmail"
 	"github.com/letterbox-mail/letterbox/store"
 )
 
@@ -178,4 +180,110 @@ func dumpEnvelope(e *enmime.Envelope) string {
 		fmt.Fprintf(&b, "error %v\n", err)
 	}
 	return b.String()
+}
+
+// measureCases are base64 parts ingest may measure instead of decoding, and ones it must not.
+var measureCases = func() []string {
+	msg := func(ctype, cte, body string) string {
+		return "From: a@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n" +
+			"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n" +
+			"--B\r\nContent-Type: " + ctype + "; name=\"f\"\r\nContent-Disposition: attachment; filename=\"f\"\r\n" +
+			"Content-Transfer-Encoding: " + cte + "\r\n\r\n" + body + "\r\n--B--\r\n"
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	long := b64(bytes.Repeat([]byte("attachment bytes \x00\xff "), 400))
+	var wrapped strings.Builder
+	for i := 0; i < len(long); i += 76 {
+		wrapped.WriteString(long[i:min(i+76, len(long))] + "\r\n")
+	}
+	return []string{
+		msg("application/pdf", "base64", wrapped.String()),
+		msg("application/pdf", "BASE64", b64([]byte("a"))),
+		msg("image/png", "base64", b64([]byte("ab"))),
+		msg("image/png", "base64", b64([]byte("abc"))),
+		msg("image/png", "base64", base64.RawStdEncoding.EncodeToString([]byte("abcde"))), // no padding
+		msg("image/png", "base64", "QQ==QQ=="),                                            // padding inside
+		msg("image/png", "base64", " QUJD\tREVG \r\n"),
+		msg("image/png", "base64", "QUJDR"),     // one character too many: corrupt
+		msg("image/png", "base64", "QUJD*REVG"), // a character enmime warns about
+		msg("image/png", "base64", "QUJD\xc1REVG"),
+		msg("image/png", "base64", ""),
+		msg("image/png", "base64 ", "QUJD"),
+		msg("text/plain", "base64", b64([]byte("text the bodies need"))),
+		msg("message/rfc822", "base64", b64([]byte("Subject: inner\r\n\r\nbody\r\n"))),
+		msg("application/octet-stream", "quoted-printable", "a=3Db"),
+	}
+}()
+
+// TestIngestMeasuresAsEnmimeDecodes holds ingest's parse, which measures base64 attachments
+// instead of decoding them, to the full parse: the same part tree, envelope and errors, and for
+// every part the size decoding gives. It also checks that measuring happens.
+func TestIngestMeasuresAsEnmimeDecodes(t *testing.T) {
+	var raws [][]byte
+	for _, c := range measureCases {
+		raws = append(raws, []byte(c))
+	}
+	for _, f := range corpusFiles(t, filepath.Join("..", "testdata")) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, raw)
+	}
+	gen, err := realmail.Load("100k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		raws = append(raws, gen(i).Raw, realmail.Mix(i).Raw)
+	}
+	measured := 0
+	for _, raw := range raws {
+		measured += checkMeasured(t, raw)
+	}
+	t.Logf("%d parts measured in %d messages", measured, len(raws))
+	if measured < 40 {
+		t.Errorf("only %d parts measured: ingest decodes what it could measure", measured)
+	}
+}
+
+// FuzzIngestMeasures checks the agreement on mutations of the cases above.
+func FuzzIngestMeasures(f *testing.F) {
+	for _, c := range measureCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) { checkMeasured(t, raw) })
+}
+
+// checkMeasured compares ingest's parse of raw with the full one and returns how many parts
+// ingest measured.
+func checkMeasured(t *testing.T, raw []byte) int {
+	t.Helper()
+	env, size, measured, err := store.ParseForIngest(raw)
+	full, ferr := store.Parse(raw)
+	if (err == nil) != (ferr == nil) {
+		t.Fatalf("ingest parse error %v, full parse error %v for\n%q", err, ferr, raw)
+	}
+	if err != nil {
+		return 0
+	}
+	dump := func(env *enmime.Envelope, size func(*enmime.Part) int64) string {
+		var b strings.Builder
+		var walk func(p *enmime.Part)
+		walk = func(p *enmime.Part) {
+			for ; p != nil; p = p.NextSibling {
+				fmt.Fprintf(&b, "%s %q %q %q size=%d errors=%d\n", p.PartID, p.ContentType, p.FileName, p.Disposition, size(p), len(p.Errors))
+				if strings.HasPrefix(p.ContentType, "text/") {
+					fmt.Fprintf(&b, "  %q\n", p.Content)
+				}
+				walk(p.FirstChild)
+			}
+		}
+		walk(env.Root)
+		return b.String() + dumpEnvelope(env)
+	}
+	if g, w := dump(env, size), dump(full, func(p *enmime.Part) int64 { return int64(len(p.Content)) }); g != w {
+		t.Errorf("ingest's parse differs for\n%q\ningest:\n%s\nfull:\n%s", raw, g, w)
+	}
+	return measured
 }

@@ -40,15 +40,15 @@ func eachPart(env *enmime.Envelope, add func(p *enmime.Part, inline bool)) {
 	}
 }
 
-// partOf describes p as Message lists it, without checksums.
-func partOf(p *enmime.Part) Part {
+// partOf describes p, of decoded size size, as Message lists it, without checksums.
+func partOf(p *enmime.Part, size int64) Part {
 	return Part{
 		PartID:      p.PartID,
 		FileName:    p.FileName,
 		ContentType: p.ContentType,
 		ContentID:   strings.Trim(p.ContentID, "<> "),
 		Disposition: p.Disposition,
-		Size:        int64(len(p.Content)),
+		Size:        size,
 	}
 }
 
