@@ -59,11 +59,14 @@ func fold(word string) string {
 // hasDiacritics reports whether fold has anything to take off s: a character that decomposes
 // (NFD) or a nonspacing mark. It allocates nothing, where the decomposition does.
 func hasDiacritics(s string) bool {
-	if !norm.NFD.IsNormalString(s) {
-		return true
-	}
-	for _, r := range s {
-		if r >= 0x300 && unicode.Is(unicode.Mn, r) { // no mark is below U+0300
+	for i, r := range s {
+		if r < 0x80 { // ASCII: nothing to take off
+			continue
+		}
+		if 0xac00 <= r && r <= 0xd7a3 { // Hangul syllables decompose by rule, not by table
+			return true
+		}
+		if p := norm.NFD.PropertiesString(s[i:]); len(p.Decomposition()) > 0 || p.CCC() != 0 || unicode.Is(unicode.Mn, r) {
 			return true
 		}
 	}

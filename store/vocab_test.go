@@ -263,7 +263,7 @@ func TestFoldAsDecomposition(t *testing.T) {
 			words = append(words, w)
 		}
 	}
-	for r := rune(0x80); r < 0x3000; r += 7 {
+	for r := rune(0x80); r < 0x30000; r += 5 {
 		words = append(words, "a"+string(r)+"b", string(r))
 	}
 	for _, w := range words {
