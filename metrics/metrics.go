@@ -4,7 +4,7 @@
 //
 // Parts of letterbox do not import this package: they keep their own counters, and the binary
 // hands readers of them to a Registry (GaugeFunc, CounterFunc, Store), which reads them at each
-// scrape. Only what must be observed as it happens (ingest latency, group commit sizes) is pushed,
+// scrape. Only what must be observed as it happens (ingest latency, group commit sizes, index batches) is pushed,
 // through the Observe methods, which the store calls through an interface of its own.
 package metrics
 
@@ -28,6 +28,7 @@ type Registry struct {
 	reg     *prometheus.Registry
 	ingest  prometheus.Histogram
 	commits prometheus.Histogram
+	index   prometheus.Histogram
 }
 
 // New returns a registry with the store's pushed figures (ingest latency, commit sizes) and the
@@ -45,7 +46,13 @@ func New() *Registry {
 		Help:    "Messages and changes committed together in one transaction (group commit).",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 	})
-	r.reg.MustRegister(r.ingest, r.commits)
+	r.index = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: Prefix + "store_index_batch_seconds",
+		Help: "Time the writer took to move one batch of messages into the full-text index; every write waits behind it (a few hundred messages: tens of milliseconds, more when the index merges).",
+		// 1 ms to 8 s.
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+	})
+	r.reg.MustRegister(r.ingest, r.commits, r.index)
 	wrapped := prometheus.WrapRegistererWithPrefix(Prefix, r.reg)
 	wrapped.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
@@ -65,6 +72,9 @@ func (r *Registry) ObserveIngest(d time.Duration) { r.ingest.Observe(d.Seconds()
 
 // ObserveCommit records the size of one group commit (see store.Observer).
 func (r *Registry) ObserveCommit(n int) { r.commits.Observe(float64(n)) }
+
+// ObserveIndexBatch records how long one index batch held the writer (see store.Observer).
+func (r *Registry) ObserveIndexBatch(_ int, took time.Duration) { r.index.Observe(took.Seconds()) }
 
 var _ store.Observer = (*Registry)(nil)
 

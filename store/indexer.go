@@ -85,7 +85,11 @@ func countPending(ctx context.Context, conn *sql.Conn) (int, error) {
 // A failure is logged and left for the next turn (the rows stay pending).
 func (s *Store) catchUp(ctx context.Context, conn *sql.Conn, ins *inserts, idle bool) {
 	for !s.indexHeld.Load() && (s.unindexed >= indexAt || idle && s.unindexed > 0) {
+		start := time.Now()
 		n, err := s.indexPending(ctx, conn, ins)
+		if err == nil && n > 0 && s.opts.Observer != nil {
+			s.opts.Observer.ObserveIndexBatch(n, time.Since(start))
+		}
 		if err != nil {
 			s.log.Error("indexing failed; the messages stay searchable and are indexed later", "err", err)
 			return

@@ -69,6 +69,9 @@ type Observer interface {
 	ObserveIngest(time.Duration)
 	// ObserveCommit is called after each write transaction with the number of requests in it.
 	ObserveCommit(n int)
+	// ObserveIndexBatch is called after each batch of messages the writer moves into the
+	// full-text index, with their number and how long it took: every write waits behind it.
+	ObserveIndexBatch(n int, took time.Duration)
 }
 
 // Store is a durable message store. All methods are safe for concurrent use.

@@ -145,6 +145,15 @@ func TestMetrics(t *testing.T) {
 	if after["letterbox_store_commit_messages_sum"] < 2 {
 		t.Errorf("commit sizes sum %v, want at least 2", after["letterbox_store_commit_messages_sum"])
 	}
+	// The writer indexes the two messages once it idles, in one batch or two.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, got, _ := scrape(t, web, "alice", "s3cret")
+		if n := got["letterbox_store_index_batch_seconds_count"]; n >= 1 && n <= 2 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("index batches: %v, want 1 or 2", n)
+		}
+	}
 	// A message over --max-message-size is rejected, and counted; a delete through the API too.
 	if err := sendErr(addrs["smtp"], "Subject: big\r\n\r\n"+strings.Repeat("x", 5000)+"\r\n"); err == nil {
 		t.Fatal("a message over --max-message-size was accepted")
