@@ -74,7 +74,7 @@ func (r *Registry) ObserveIngest(d time.Duration) { r.ingest.Observe(d.Seconds()
 func (r *Registry) ObserveCommit(n int) { r.commits.Observe(float64(n)) }
 
 // ObserveIndexBatch records how long one index batch held the writer (see store.Observer).
-func (r *Registry) ObserveIndexBatch(_ int, took time.Duration) { r.index.Observe(took.Seconds()) }
+func (r *Registry) ObserveIndexBatch(took time.Duration) { r.index.Observe(took.Seconds()) }
 
 var _ store.Observer = (*Registry)(nil)
 

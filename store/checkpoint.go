@@ -23,15 +23,16 @@ import (
 // frames. Under steady ingest the log then grew without end (6.2 GB while filling 100,000
 // messages of the realistic mix, for a 1.7 GB database, with a 12 MB wal-index in memory). So
 // the writer finishes a checkpoint itself, between two batches, when no commit can come: when it
-// idles, and under load once restartBytes have been committed since it last did, right after a
-// pass of the checkpointer (it then copies only what came during that pass). That copy ends with
+// idles, and under load once restartCheckpoints checkpoints' worth (~400 MB) have been committed
+// since it last did, right after a pass of the checkpointer (it then copies only what came
+// during that pass). That copy ends with
 // two syncs, which stall the writer (68 ms on average, 217 at most, over such a fill), so under
 // load it is rare: restarting after every second pass raised smtpload's p99 at 100 KB from
 // 96-115 to 185-247 ms. The next commit starts the log over and cuts the file to
 // journal_size_limit. TestLogStartsOverUnderSteadyIngest fails without it.
 const (
-	checkpointBytes = 40 << 20
-	restartBytes    = 10 * checkpointBytes
+	checkpointBytes    = 40 << 20
+	restartCheckpoints = 10
 	// restartIdleBytes is the least log written since the last restart that an idle writer
 	// copies and restarts: a test's single messages are not worth the syncs.
 	restartIdleBytes = 4 << 20
@@ -128,7 +129,7 @@ func (s *Store) restartDue() bool {
 func (s *Store) committedBytes(n int64) {
 	s.sinceCheckpoint += n
 	s.sinceRestart += n
-	if s.sinceRestart >= s.checkpointEvery()*(restartBytes/checkpointBytes) {
+	if s.sinceRestart >= restartCheckpoints*s.checkpointEvery() {
 		s.restartWanted.Store(true)
 	}
 	if s.sinceCheckpoint < s.checkpointEvery() {

@@ -59,7 +59,7 @@ func TestIdleEncoderSurvivesReleases(t *testing.T) {
 		t.Error(err)
 	}
 	enc.release()
-	if enc.enc != nil {
+	if enc.enc.Load() != nil {
 		t.Fatal("release kept the encoder")
 	}
 	if out, err := dec.DecodeAll(enc.EncodeAll([]byte("after"), nil), nil); err != nil || string(out) != "after" {
@@ -83,11 +83,7 @@ func TestWriterReleasesEncoderWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	released := func() bool {
-		s.enc.mu.RLock()
-		defer s.enc.mu.RUnlock()
-		return s.enc.enc == nil
-	}
+	released := func() bool { return s.enc.enc.Load() == nil }
 	for round := range 2 {
 		sum, err := s.Add(ctx, Envelope{MailFrom: "a@example.com", Recipients: []string{"b@example.com"}},
 			bytes.NewReader(Message4K(round)))

@@ -88,7 +88,7 @@ func (s *Store) catchUp(ctx context.Context, conn *sql.Conn, ins *inserts, idle 
 		start := time.Now()
 		n, err := s.indexPending(ctx, conn, ins)
 		if err == nil && n > 0 && s.opts.Observer != nil {
-			s.opts.Observer.ObserveIndexBatch(n, time.Since(start))
+			s.opts.Observer.ObserveIndexBatch(time.Since(start))
 		}
 		if err != nil {
 			s.log.Error("indexing failed; the messages stay searchable and are indexed later", "err", err)

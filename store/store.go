@@ -70,8 +70,8 @@ type Observer interface {
 	// ObserveCommit is called after each write transaction with the number of requests in it.
 	ObserveCommit(n int)
 	// ObserveIndexBatch is called after each batch of messages the writer moves into the
-	// full-text index, with their number and how long it took: every write waits behind it.
-	ObserveIndexBatch(n int, took time.Duration)
+	// full-text index, with how long it took: every write waits behind it.
+	ObserveIndexBatch(took time.Duration)
 }
 
 // Store is a durable message store. All methods are safe for concurrent use.
@@ -103,7 +103,7 @@ type Store struct {
 	sinceCheckpoint int64         // bytes committed since, about (the writer's alone)
 	restartLogNow   chan struct{} // the checkpointer hands over to the writer to start the log over
 	restartDone     chan struct{} // the writer has tried, and the checkpointer may go on
-	restartWanted   atomic.Bool   // restartBytes committed since the log last started over
+	restartWanted   atomic.Bool   // restartCheckpoints' worth committed since the log last started over
 	sinceRestart    int64         // bytes committed since the writer last did, about (the writer's alone)
 
 	writes   chan writeReq
