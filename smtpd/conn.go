@@ -66,6 +66,7 @@ type conn struct {
 	wmu        sync.Mutex
 	greeting   []byte      // go-smtp's greeting, to be replaced in the first Write; nil after it
 	wline      []byte      // a reply line go-smtp is writing in more than one Write
+	wpend      []byte      // lines of a multi-line reply held for its last one (see hold)
 	swallow    int         // replies to injected commands, not sent to the client
 	closeAfter atomic.Bool // close once the reply being written is complete (the Policy's 421)
 
@@ -397,29 +398,58 @@ func (c *conn) reply(line []byte) error {
 			c.dropAt = -1
 		}
 	}
+	if !last {
+		if err := c.hold(line); err != nil {
+			return err
+		}
+		// EHLO's first line is followed by the STARTTLS this layer offers (go-smtp is not given
+		// the TLS configuration: it would do STARTTLS itself, out of this layer's sight).
+		if c.lastCmd == verbEHLO && code == 250 && !c.tls && c.srv.tls != nil && bytes.HasPrefix(line[4:], []byte("Hello ")) {
+			return c.hold([]byte("250-STARTTLS\r\n"))
+		}
+		return nil
+	}
 	if err := c.send(line); err != nil {
 		return err
 	}
-	// EHLO's first line is followed by the STARTTLS this layer offers (go-smtp is not given the
-	// TLS configuration: it would do STARTTLS itself, out of this layer's sight).
-	if c.lastCmd == verbEHLO && !last && code == 250 && !c.tls && c.srv.tls != nil && bytes.HasPrefix(line[4:], []byte("Hello ")) {
-		if err := c.send([]byte("250-STARTTLS\r\n")); err != nil {
-			return err
-		}
-	}
-	if last && c.closeAfter.CompareAndSwap(true, false) {
+	if c.closeAfter.CompareAndSwap(true, false) {
 		c.closeNow()
 	}
 	return nil
 }
 
-// send writes one reply line to the client (throttled) and records it.
-func (c *conn) send(line []byte) error {
-	c.writeRate.wait(c.srv, len(line))
-	_, err := c.nc.Write(line)
-	if err == nil {
-		c.rec.server(line)
+// hold keeps a line of a multi-line reply for send to write with the reply's last line: one
+// write and one packet for EHLO's ten lines, not ten (go-smtp flushes every line). A throttled
+// connection gets each line as it comes.
+func (c *conn) hold(line []byte) error {
+	if c.writeRate.on.Load() {
+		return c.send(line)
 	}
+	c.wpend = append(c.wpend, line...)
+	return nil
+}
+
+// send writes one reply line to the client, after the lines held for it (throttled), and
+// records them.
+func (c *conn) send(line []byte) error {
+	out := line
+	if len(c.wpend) > 0 {
+		c.wpend = append(c.wpend, line...)
+		out = c.wpend
+	}
+	c.writeRate.wait(c.srv, len(out))
+	_, err := c.nc.Write(out)
+	if err == nil {
+		for rest := out; len(rest) > 0; {
+			i := bytes.IndexByte(rest, '\n') + 1
+			if i == 0 {
+				i = len(rest)
+			}
+			c.rec.server(rest[:i])
+			rest = rest[i:]
+		}
+	}
+	c.wpend = c.wpend[:0]
 	return err
 }
 
@@ -610,62 +640,6 @@ func (s *Server) wait(d time.Duration) bool {
 	case <-s.done:
 		return false
 	}
-}
-
-// rate paces one direction of a connection to a number of bytes per second.
-type rate struct {
-	on        atomic.Bool // bps is set
-	mu        sync.Mutex
-	bps       int
-	next      time.Time     // when the bytes passed so far are due
-	overslept time.Duration // how late the last wait woke, at most rateCatchUp
-}
-
-// rateCatchUp bounds the time a rate makes up for having overslept: a stall longer than this
-// (the machine was busy) is not followed by a burst of bytes.
-const rateCatchUp = 100 * time.Millisecond
-
-func (r *rate) set(bps int) {
-	r.mu.Lock()
-	r.bps, r.next, r.overslept = bps, time.Time{}, 0
-	r.mu.Unlock()
-	r.on.Store(bps > 0)
-}
-
-// restart begins a transfer of its own (a message): its bytes are paced from its first one,
-// whatever the connection owed before.
-func (r *rate) restart() {
-	if !r.on.Load() {
-		return
-	}
-	r.mu.Lock()
-	r.next, r.overslept = time.Time{}, 0
-	r.mu.Unlock()
-}
-
-// wait sleeps until n more bytes are due at the rate. The bytes are due n/bps after those before
-// them, and never earlier than now less what the last wait overslept: time the direction spent
-// idle (the client thinking, the other direction talking) earns no burst, so no stretch of the
-// transfer goes faster than the rate, while a sleep that woke late is made up by the next bytes,
-// so that the rate holds over a transfer on a busy machine.
-func (r *rate) wait(s *Server, n int) {
-	if !r.on.Load() || n == 0 {
-		return
-	}
-	r.mu.Lock()
-	if earliest := time.Now().Add(-r.overslept); r.next.Before(earliest) {
-		r.next = earliest
-	}
-	r.next = r.next.Add(time.Duration(int64(n) * int64(time.Second) / int64(r.bps)))
-	due := r.next
-	r.mu.Unlock()
-	if !s.wait(time.Until(due)) {
-		return
-	}
-	late := min(max(time.Since(due), 0), rateCatchUp)
-	r.mu.Lock()
-	r.overslept = late
-	r.mu.Unlock()
 }
 
 // chanListener is the net.Listener the go-smtp server serves: Server.Serve hands it connections.
