@@ -79,6 +79,16 @@ func startServer(t testing.TB, opts Options) *testServer {
 // have returned ErrServerClosed.
 func startWith(t testing.TB, d Deliverer, opts Options) *testServer {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startOn(t, d, opts, l)
+}
+
+// startOn runs a Server over d on l, as startWith does.
+func startOn(t testing.TB, d Deliverer, opts Options, l net.Listener) *testServer {
+	t.Helper()
 	if opts.Hostname == "" {
 		opts.Hostname = "mx.test"
 	}
@@ -88,10 +98,6 @@ func startWith(t testing.TB, d Deliverer, opts Options) *testServer {
 	srv, err := New(d, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	ts := &testServer{Server: srv, addr: l.Addr().String(), done: make(chan error, 1)}
 	go func() { ts.done <- srv.Serve(l) }()

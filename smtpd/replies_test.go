@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -45,26 +44,14 @@ func (c *loggedConn) Write(p []byte) (int, error) {
 // TestMultiLineReplyIsOneWrite: EHLO's reply, ten lines that go-smtp flushes one by one, reaches
 // the socket in one write (one packet), and the conversation goes on as before.
 func TestMultiLineReplyIsOneWrite(t *testing.T) {
-	st := openStore(t)
-	srv, err := New(st, Options{Hostname: "mx.test", Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &writeLog{Listener: tcp}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
+	ts := startOn(t, openStore(t), Options{}, l)
 
-	c := dial(t, tcp.Addr().String())
+	c := dial(t, ts.addr)
 	caps := c.cmd(250, "EHLO client.test")
 	if !strings.Contains(caps, "STARTTLS") || !strings.Contains(caps, "PIPELINING") {
 		t.Fatalf("EHLO reply lacks capabilities: %q", caps)
